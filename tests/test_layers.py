@@ -1,0 +1,62 @@
+"""Imports only go downward, and each outside library has one adapter module."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tracker"
+
+# Lower number = lower layer; a module may import only modules of its own layer or below.
+LAYERS = {
+    "errors": 0, "settings": 0, "records": 0,
+    "language": 1, "corpus": 1, "gazetteer": 1, "figures": 1, "aggregate": 1, "canonical": 1,
+    "store": 2, "nlp": 2, "stance": 2, "extraction": 2, "fetch": 2, "feeds": 2, "site": 2, "sources": 2,
+    "training": 3, "documents": 3, "analysis": 4, "ingest": 4, "index": 4,
+    "library": 5, "backfill": 5, "cli": 6,
+}
+
+# Outside library -> the only module allowed to import it.
+ADAPTERS = {
+    "httpx": {"fetch"}, "feedparser": {"feeds"}, "trafilatura": {"extraction"},
+    "sqlite_utils": {"store"}, "datasette": {"site"}, "sklearn": {"stance"}, "skops": {"stance"},
+    "spacy": {"nlp", "stance"},  # stance only reads spacy's version for meta.json
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from .x import y / from . import x
+                if node.module:
+                    names.add("tracker." + node.module)
+                else:
+                    names |= {"tracker." + a.name for a in node.names}
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def test_every_module_has_a_layer():
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
+    assert modules <= set(LAYERS), f"unlayered modules: {modules - set(LAYERS)}"
+
+
+def test_imports_go_downward_only():
+    for path in PACKAGE.glob("*.py"):
+        if path.stem in ("__init__", "__main__"):
+            continue
+        for name in _imports(path):
+            if name.startswith("tracker.") and name.split(".")[1] in LAYERS:
+                target = name.split(".")[1]
+                assert LAYERS[target] <= LAYERS[path.stem], f"{path.stem} imports higher-layer {target}"
+
+
+def test_outside_libraries_have_one_adapter_each():
+    for path in PACKAGE.glob("*.py"):
+        for name in _imports(path):
+            root = name.split(".")[0]
+            if root in ADAPTERS:
+                assert path.stem in ADAPTERS[root], f"{path.stem} imports {root}"

@@ -1,0 +1,114 @@
+import json
+
+import pytest
+
+from tracker import corpus, stance
+from tracker.cli import cli
+from tracker.errors import InputError, ModelError
+from tracker.settings import stance_model_dir
+from tracker.training import is_stale, train_stance
+
+TINY = [
+    ("The central bank cut interest rates to support borrowers.", "accommodative"),
+    ("Regulators eased restrictions on consumer lending.", "accommodative"),
+    ("Officials pledged subsidies for consumer loans.", "accommodative"),
+    ("The watchdog lifted the ban on new online loans.", "accommodative"),
+    ("Authorities relaxed the cap on lending volumes.", "accommodative"),
+    ("New rules ban platforms from funding most loans.", "tightening"),
+    ("The regulator fined the lender and halted its listing.", "tightening"),
+    ("Authorities ordered a crackdown on cash loans.", "tightening"),
+    ("The central bank raised rates to curb credit growth.", "tightening"),
+    ("Officials tightened the cap on borrowing costs.", "tightening"),
+    ("The company has offices in several cities.", "neutral"),
+    ("The report was published on Tuesday.", "neutral"),
+    ("Shares traded flat in Hong Kong.", "neutral"),
+    ("The meeting lasted two hours.", "neutral"),
+    ("The firm employs four thousand people.", "neutral"),
+]
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    path = tmp_path / "en_tiny.jsonl"
+    # Ids chosen so that every label lands in train and dev.
+    rows = []
+    for n in range(6):
+        for i, (text, label) in enumerate(TINY):
+            rows.append({"id": f"t{n}-{i}", "text": f"{text} ({n})" if n else text, "label": label})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_split_is_stable_and_roughly_70_15_15():
+    splits = [corpus.split_of(f"id-{i}") for i in range(3000)]
+    assert corpus.split_of("id-7") == corpus.split_of("id-7")
+    share = {s: splits.count(s) / len(splits) for s in corpus.SPLITS}
+    assert 0.66 < share["train"] < 0.74 and 0.12 < share["dev"] < 0.18 and 0.12 < share["test"] < 0.18
+
+
+def test_train_saves_skops_and_meta_then_loads_without_pickle(tiny_data, tmp_path):
+    out = tmp_path / "model"
+    model = train_stance([tiny_data], out_dir=out)
+    assert (out / "model.skops").exists()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["data_hash"] == corpus.data_hash([tiny_data])
+    assert set(meta["scores"]["candidates"]) == set(stance.PIPELINE_NAMES)
+    assert {"scikit-learn", "skops"} <= set(meta["library_versions"])
+    loaded = stance.load(out)
+    texts = ["Officials cut rates to help borrowers.", "Regulators ordered a crackdown."]
+    assert loaded.predict(texts) == model.predict(texts)
+    scores = loaded.score(texts)
+    assert all(-1 <= s <= 1 and 0 <= r <= 1 for s, _, r in scores)
+    assert not is_stale(out, [tiny_data])
+    tiny_data.write_text(tiny_data.read_text() + json.dumps({"id": "new", "text": "More.", "label": "neutral"}) + "\n")
+    assert is_stale(out, [tiny_data])
+
+
+def test_loading_refuses_untrusted_types(tmp_path, tiny_data, monkeypatch):
+    out = tmp_path / "model"
+    train_stance([tiny_data], out_dir=out)
+    monkeypatch.setattr(stance, "TRUSTED_TYPES", frozenset())
+    with pytest.raises(ModelError, match="untrusted"):
+        stance.load(out)
+
+
+def test_bad_labels_are_reported_with_their_line(tmp_path):
+    path = tmp_path / "en_bad.jsonl"
+    path.write_text('{"id": "1", "text": "x", "label": "neutral"}\n{"id": "2", "text": "y", "label": "hawkish"}\n')
+    with pytest.raises(InputError, match=r"en_bad.jsonl:2"):
+        corpus.load_labelled([path])
+
+
+def test_train_and_evaluate_commands(runner, tiny_data, tmp_path):
+    out = tmp_path / "m"
+    result = runner.invoke(cli, ["train", "--data", str(tiny_data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "dev macro-F1" in result.output
+    again = runner.invoke(cli, ["train", "--data", str(tiny_data), "--out", str(out), "--if-stale"])
+    assert "up to date" in again.output
+    report = runner.invoke(cli, ["evaluate", "--data", str(tiny_data), "--model", str(out), "--json"])
+    data = json.loads(report.output)
+    assert set(data["per_label"]) == {"tightening", "neutral", "accommodative"}
+    assert len(data["confusion"]) == 3 and sum(map(sum, data["confusion"])) == data["n"]
+    text = runner.invoke(cli, ["evaluate", "--data", str(tiny_data), "--model", str(out)]).output
+    assert "macro F1" in text and "weighted F1" in text and "confusion" in text
+
+
+def test_score_command_keeps_order_and_adds_label_and_score(runner):
+    rows = [{"id": i, "text": t} for i, t in enumerate(["Regulators cut rates and widened subsidies.", "Regulators banned the loans."])]
+    result = runner.invoke(cli, ["score"], input="\n".join(json.dumps(r) for r in rows))
+    assert result.exit_code == 0, result.output
+    out = [json.loads(l) for l in result.output.splitlines()]
+    assert [r["id"] for r in out] == [0, 1]
+    assert out[0]["score"] > out[1]["score"]
+    assert {"label", "score", "text"} <= set(out[0])
+
+
+def test_shipped_model_is_trained_on_the_current_corpus():
+    # Fails when corpus/stance changes without `tracker train` being rerun.
+    assert not is_stale(stance_model_dir("en"), corpus.stance_files("en"))
+
+
+def test_missing_model_is_a_clear_error(runner, tmp_path):
+    result = runner.invoke(cli, ["score", "--model", str(tmp_path / "none")], input='{"id": 1, "text": "x"}\n')
+    assert result.exit_code != 0 and "tracker train" in result.output

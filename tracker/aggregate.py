@@ -1,0 +1,41 @@
+"""From sentence scores to a document's stance (pure arithmetic, no models)."""
+
+from __future__ import annotations
+
+from .records import Sentence, Stance
+from .settings import NEUTRAL_BAND
+
+#: Evidence sentences kept per document.
+EVIDENCE_SIZE = 3
+
+
+def label_for(score: float) -> str:
+    if score >= NEUTRAL_BAND:
+        return "accommodative"
+    if score <= -NEUTRAL_BAND:
+        return "tightening"
+    return "neutral"
+
+
+def document_stance(sentences: list[Sentence]) -> Stance:
+    """Weighted mean of sentence scores, weighted by policy relevance (1 - P(neutral)).
+
+    Background colour scores near zero *and* weighs little, so a notice's one
+    operative sentence is not drowned by its boilerplate. Confidence grows with
+    the total relevance and with agreement between the weighted sentences.
+    """
+    scored = [(i, s) for i, s in enumerate(sentences) if s.score is not None]
+    if not scored:
+        return Stance(score=0.0, label="neutral", confidence=0.0, evidence=[])
+    weights = [max(s.relevance or 0.0, 1e-6) for _, s in scored]
+    total = sum(weights)
+    score = sum(w * s.score for w, (_, s) in zip(weights, scored)) / total
+    spread = sum(w * abs(s.score) for w, (_, s) in zip(weights, scored))
+    agreement = abs(score) * total / spread if spread else 0.0
+    confidence = agreement * total / (total + 1.0)
+    label = label_for(score)
+    # Evidence: the sentences that carry the document's direction themselves,
+    # strongest first (a faintly negative aside is not evidence of tightening).
+    ranked = sorted(scored, key=lambda item: -(item[1].relevance or 0) * abs(item[1].score))
+    evidence = [i for i, s in ranked if s.label == label][:EVIDENCE_SIZE] if label != "neutral" else []
+    return Stance(score=round(score, 6), label=label, confidence=round(min(confidence, 1.0), 6), evidence=evidence)

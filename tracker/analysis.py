@@ -1,0 +1,83 @@
+"""The analysis flow: text -> sentences, entities, figures, stance -> records or the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from . import nlp, store
+from .aggregate import document_stance
+from .language import detect_language
+from .records import Analysis
+from .stance import StanceModel
+from .training import load_model
+
+
+def _score_sentences(analyses: list[Analysis], model: StanceModel | None) -> None:
+    if model is None:
+        return
+    sentences = [s for a in analyses for s in a.sentences]
+    for sentence, (score, label, relevance) in zip(sentences, model.score([s.text for s in sentences])):
+        sentence.score, sentence.label, sentence.relevance = round(score, 6), label, round(relevance, 6)
+    for analysis in analyses:
+        analysis.stance = document_stance(analysis.sentences)
+        analysis.model_version = model.version
+
+
+def analyse_texts(
+    texts: Iterable[str], *, language: str = "en", model: StanceModel | None = None, batch_size: int = 64
+) -> Iterator[Analysis]:
+    """Analyses of ``texts`` (all in ``language``), in order; sentences scored in batches."""
+    stream = nlp.analyse_texts(texts, language, batch_size=batch_size)
+    while True:
+        batch = [Analysis(language=language, sentences=s) for s in islice(stream, batch_size)]
+        if not batch:
+            return
+        _score_sentences(batch, model)
+        yield from batch
+
+
+def analyse_text(text: str, *, language: str | None = None, model_dir: str | Path | None = None) -> Analysis:
+    """One text, end to end, without a database."""
+    language = language or detect_language(text)
+    model = load_model(language, model_dir)
+    return next(analyse_texts([text], language=language, model=model))
+
+
+def analyse_pending(
+    db,
+    *,
+    rescore: bool = False,
+    model_dir: str | Path | None = None,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Analyse stored documents not yet analysed (or, with ``rescore``, scored by another
+    model); each batch is committed on its own. Returns how many were analysed."""
+    models: dict[str, StanceModel] = {}
+
+    def model_for(language: str) -> StanceModel:
+        if language not in models:
+            models[language] = load_model(language, model_dir if language == "en" else None)
+        return models[language]
+
+    done = 0
+    version = model_for("en").version if rescore else None
+    pending = store.documents_to_analyze(db, rescore=rescore, model_version=version)
+    while True:
+        rows = list(islice(pending, batch_size))
+        if not rows:
+            break
+        by_language: dict[str, list[dict]] = {}
+        for row in rows:
+            by_language.setdefault(row["language"] or detect_language(row["text"]), []).append(row)
+        for language, group in by_language.items():
+            model = model_for(language)
+            results = analyse_texts([r["text"] for r in group], language=language, model=model, batch_size=batch_size)
+            for row, analysis in zip(group, results):
+                store.save_analysis(db, row["id"], analysis)
+                done += 1
+                if progress:
+                    progress(1)
+    return done

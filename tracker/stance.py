@@ -1,0 +1,316 @@
+"""The scikit-learn adapter: stance pipelines, training, scoring and safe persistence.
+
+A sentence's stance score is ``P(accommodative) - P(tightening)``, in [-1, 1].
+Models are saved with skops (no pickle) beside a ``meta.json`` that records the
+data hash, code and library versions and the dev scores.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import skops
+import skops.io as sio
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from . import __version__
+from .errors import ModelError
+from .settings import STANCE_LABELS
+
+MODEL_FILE = "model.skops"
+META_FILE = "meta.json"
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NEGATORS = re.compile(
+    r"\b(?:not|no|never|neither|nor|without|cannot|won't|wouldn't|isn't|aren't|wasn't|weren't|"
+    r"don't|doesn't|didn't|shouldn't|mustn't|refused to|declined to|ruled out|denied)\b"
+)
+_CLAUSE_END = re.compile(r"[,.;:!?()\u3002\uff0c\uff1b]")
+
+
+def clean_text(text: str) -> str:
+    """The one normalisation shared by training and inference.
+
+    Numbers become "0" so the model learns words, not the figures of our corpus.
+    """
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = _NUMBER.sub("0", text)
+    return " ".join(text.split())
+
+
+def mark_negation(text: str) -> str:
+    """``clean_text`` plus a ``neg_`` prefix on words inside a negation's scope.
+
+    "will not relax the cap" -> "will not neg_relax neg_the neg_cap", so a negated
+    easing word is a different feature from an asserted one.
+    """
+    text = clean_text(text)
+    out: list[str] = []
+    for clause in re.split(r"(?<=[,.;:!?])\s+", text):
+        words = clause.split()
+        negating = False
+        for word in words:
+            if _NEGATORS.fullmatch(word.strip(",.;:!?")) or word in {"refused", "declined", "denied"}:
+                out.append(word)
+                negating = True
+                continue
+            out.append(f"neg_{word}" if negating else word)
+            if _CLAUSE_END.search(word[-1:]):
+                negating = False
+    return " ".join(out)
+
+
+def _word_features(preprocessor=clean_text, **params) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        preprocessor=preprocessor,
+        ngram_range=(1, 2),
+        min_df=params.get("min_df", 1),
+        sublinear_tf=True,
+        token_pattern=r"(?u)\b\w[\w'-]*\b",
+    )
+
+
+def _char_features(**params) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        preprocessor=clean_text,
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        min_df=params.get("min_df", 2),
+        sublinear_tf=True,
+        max_features=params.get("max_char_features", 60000),
+    )
+
+
+# Policy cue words: stems, matched at the start of a word. Few and general on
+# purpose: they name the direction of a policy, not the phrasing of our corpus.
+TIGHTENING_CUES = (
+    "tighten", "curb", "crack", "clamp", "crackdown", "rein", "restrict", "banned", "banning", "prohibit", "forbid",
+    "halt", "suspend", "fined", "penal", "punish", "rectif", "probe", "investigat", "summon", "capped", "ceiling", "limit",
+    "cool", "delever", "hike", "stricter", "tougher", "scrutin", "warn", "risk", "crisis",
+    "illegal", "violat", "shut", "revoke", "disorderly", "excessive", "overheat",
+)
+#: Cue words too short to use as prefixes ("ban" would match "bank", "fine" "finance").
+TIGHTENING_WORDS = frozenset({"ban", "bans", "cap", "caps", "fine", "fines"})
+EASING_CUES = (
+    "ease", "eased", "easing", "loosen", "relax", "support", "encourag", "boost", "stimul", "subsid", "promot", "expand",
+    "cut", "lower", "reduc", "inject", "liquidity", "accommodat", "dovish", "welcome", "resume", "lift",
+    "approv", "revive", "recover", "incentiv", "relief", "help",
+)
+
+
+class PolicyCueFeatures(TransformerMixin, BaseEstimator):
+    """Counts of tightening and easing cue words, plain and inside a negation's scope.
+
+    Four numbers per sentence let a linear model learn that "will not relax" points
+    the other way from "relax", which bag-of-words features see only as n-grams.
+    """
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        rows = []
+        for text in X:
+            words = mark_negation(text).split()
+            counts = [0.0, 0.0, 0.0, 0.0]
+            for word in words:
+                negated = word.startswith("neg_")
+                stem = word[4:] if negated else word
+                stem = stem.strip(".,;:!?\"'()")
+                if stem.startswith(TIGHTENING_CUES) or stem in TIGHTENING_WORDS:
+                    counts[2 if negated else 0] += 1
+                if stem.startswith(EASING_CUES):
+                    counts[3 if negated else 1] += 1
+            rows.append([np.log1p(c) for c in counts])
+        return np.asarray(rows, dtype=float)
+
+
+def build_pipeline(name: str = "word_char_lr", **params) -> Pipeline:
+    """The candidate pipelines, by name: one ``features`` step and one ``classifier`` step."""
+    C = params.get("C", 10.0)
+    if name == "word_char_lr":
+        features = FeatureUnion([("word", _word_features(**params)), ("char", _char_features(**params))])
+        classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+    elif name == "word_char_svm":
+        features = FeatureUnion([("word", _word_features(**params)), ("char", _char_features(**params))])
+        # A linear SVM has no probabilities of its own: calibrate them by cross-validation.
+        classifier = CalibratedClassifierCV(
+            LinearSVC(C=params.get("svm_C", 0.5), class_weight="balanced"), method="sigmoid", cv=5
+        )
+    elif name == "negation_cues_lr":
+        features = FeatureUnion(
+            [
+                ("word", _word_features(preprocessor=mark_negation, **params)),
+                ("char", _char_features(**params)),
+                ("cues", PolicyCueFeatures()),
+            ]
+        )
+        classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+    else:
+        raise ModelError(f"unknown pipeline {name!r}; choose one of: {', '.join(PIPELINE_NAMES)}")
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+PIPELINE_NAMES = ("word_char_lr", "word_char_svm", "negation_cues_lr")
+
+
+def calibration_scores(gold: list[str], probs: np.ndarray, bins: int = 10) -> dict:
+    """Multiclass Brier score and expected calibration error of the top class."""
+    if len(gold) == 0:
+        return {"brier": None, "ece": None}
+    onehot = np.array([[1.0 if g == label else 0.0 for label in STANCE_LABELS] for g in gold])
+    brier = float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == onehot.argmax(axis=1)).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return {"brier": brier, "ece": float(ece)}
+
+
+def classification_report(gold: list[str], predicted: list[str]) -> dict:
+    """Per-label precision/recall/F1, macro and weighted F1, and the confusion matrix."""
+    labels = list(STANCE_LABELS)
+    p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
+    return {
+        "n": len(gold),
+        "per_label": {
+            label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, label in enumerate(labels)
+        },
+        "macro_f1": float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(gold, predicted, labels=labels, average="weighted", zero_division=0)),
+        "accuracy": float(np.mean([g == p for g, p in zip(gold, predicted)])) if gold else 0.0,
+        "labels": labels,
+        "confusion": confusion_matrix(gold, predicted, labels=labels).tolist(),
+    }
+
+
+@dataclass
+class StanceModel:
+    """A fitted pipeline plus its metadata; probabilities come in ``STANCE_LABELS`` order."""
+
+    pipeline: Pipeline
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return self.meta.get("version", "unversioned")
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, len(STANCE_LABELS)))
+        probs = self.pipeline.predict_proba(texts)
+        order = [list(self.pipeline.classes_).index(label) for label in STANCE_LABELS]
+        return probs[:, order]
+
+    def score(self, texts: list[str]) -> list[tuple[float, str, float]]:
+        """``(score, label, relevance)`` per text; relevance = 1 - P(neutral)."""
+        probs = self.predict_proba(texts)
+        out = []
+        for tight, neutral, accommodative in probs:
+            label = STANCE_LABELS[int(np.argmax([tight, neutral, accommodative]))]
+            out.append((float(accommodative - tight), label, float(1.0 - neutral)))
+        return out
+
+    def predict(self, texts: list[str]) -> list[str]:
+        return [label for _, label, _ in self.score(texts)]
+
+
+def fit(records: list[dict], *, name: str = "word_char_lr", params: dict | None = None) -> Pipeline:
+    """Fit a named pipeline on the given records (the caller chooses the rows: train only)."""
+    pipeline = build_pipeline(name, **(params or {}))
+    pipeline.fit([r["text"] for r in records], [r["label"] for r in records])
+    _drop_pruned_terms(pipeline)
+    return pipeline
+
+
+def _drop_pruned_terms(pipeline: Pipeline) -> None:
+    """Vectorizers keep every term they pruned (``stop_words_``) only for
+    introspection; it is most of a saved model's size, so drop it."""
+    for _, transformer in pipeline.named_steps["features"].transformer_list:
+        if hasattr(transformer, "stop_words_"):
+            del transformer.stop_words_
+
+
+def library_versions() -> dict[str, str]:
+    import spacy
+
+    return {"scikit-learn": sklearn.__version__, "skops": skops.__version__, "numpy": np.__version__, "spacy": spacy.__version__}
+
+
+def make_meta(*, name: str, language: str, data_hash: str, data_files: list[str], params: dict, counts: dict, scores: dict) -> dict:
+    return {
+        "version": f"stance-{language}-{name}-{data_hash[:10]}",
+        "language": language,
+        "pipeline": name,
+        "params": params,
+        "data_hash": data_hash,
+        "data_files": data_files,
+        "counts": counts,
+        "scores": scores,
+        "code_version": __version__,
+        "library_versions": library_versions(),
+        "trained_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    }
+
+
+# --- persistence ------------------------------------------------------------
+
+#: Types inside our pipelines that skops does not trust by default; anything else
+#: found in a model file makes loading fail.
+TRUSTED_TYPES = frozenset(
+    {
+        "tracker.stance.clean_text",
+        "tracker.stance.mark_negation",
+        "tracker.stance.PolicyCueFeatures",
+    }
+)
+
+
+def save(model: StanceModel, directory: str | Path) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # The vocabulary is stored as JSON: deflate shrinks the file about tenfold.
+    sio.dump(model.pipeline, directory / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    (directory / META_FILE).write_text(json.dumps(model.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return directory
+
+
+def load(directory: str | Path) -> StanceModel:
+    """Load a saved model without pickle; refuse files holding types outside the allow-list."""
+    directory = Path(directory)
+    model_file, meta_file = directory / MODEL_FILE, directory / META_FILE
+    if not model_file.exists() or not meta_file.exists():
+        raise ModelError(f"no stance model in {directory}: run 'tracker train --out {directory}'")
+    untrusted = set(sio.get_untrusted_types(file=model_file))
+    unexpected = untrusted - TRUSTED_TYPES
+    if unexpected:
+        raise ModelError(f"{model_file} holds untrusted types {sorted(unexpected)}; refusing to load it")
+    pipeline = sio.load(model_file, trusted=sorted(untrusted))
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    return StanceModel(pipeline=pipeline, meta=meta)
+
+
+@lru_cache(maxsize=4)
+def load_cached(directory: str) -> StanceModel:
+    return load(directory)

@@ -1,0 +1,107 @@
+"""Training and evaluating stance models: the flow over ``corpus`` and ``stance``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import corpus, stance
+from .errors import InputError
+from .settings import stance_model_dir
+
+
+def is_stale(model_dir: str | Path, data_files: list[Path]) -> bool:
+    """True when no model is saved or it was trained on other data."""
+    meta_file = Path(model_dir) / stance.META_FILE
+    if not meta_file.exists() or not (Path(model_dir) / stance.MODEL_FILE).exists():
+        return True
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    return meta.get("data_hash") != corpus.data_hash(data_files)
+
+
+#: Small grids searched on dev for each candidate (``step__param`` style keys are
+#: not needed: ``build_pipeline`` takes the few parameters that matter).
+PARAM_GRIDS: dict[str, list[dict]] = {
+    "word_char_lr": [{"C": 3.0}, {"C": 10.0}, {"C": 30.0}],
+    "word_char_svm": [{"svm_C": 0.1}, {"svm_C": 0.5}],
+    "negation_cues_lr": [{"C": 3.0}, {"C": 10.0}, {"C": 30.0}],
+}
+
+
+def select_on_dev(train: list[dict], dev: list[dict], candidates: tuple[str, ...]) -> tuple[str, dict, object, dict]:
+    """Fit every candidate and grid point on train; keep the best dev macro-F1."""
+    results: dict[str, dict] = {}
+    best = None
+    gold = [r["label"] for r in dev]
+    for name in candidates:
+        for params in PARAM_GRIDS.get(name, [{}]):
+            model = stance.StanceModel(stance.fit(train, name=name, params=params))
+            probs = model.predict_proba([r["text"] for r in dev])
+            predicted = [stance.STANCE_LABELS[i] for i in probs.argmax(axis=1)]
+            report = stance.classification_report(gold, predicted)
+            row = {
+                "params": params,
+                "dev_macro_f1": report["macro_f1"],
+                "dev_weighted_f1": report["weighted_f1"],
+                **{f"dev_{k}": v for k, v in stance.calibration_scores(gold, probs).items()},
+            }
+            if name not in results or row["dev_macro_f1"] > results[name]["dev_macro_f1"]:
+                results[name] = row
+            if best is None or row["dev_macro_f1"] > best[3]["dev_macro_f1"]:
+                best = (name, params, model.pipeline, row)
+    name, params, pipeline, _ = best
+    return name, params, pipeline, results
+
+
+def train_stance(
+    data_files: list[Path] | None = None,
+    *,
+    language: str = "en",
+    out_dir: str | Path | None = None,
+    candidates: tuple[str, ...] = stance.PIPELINE_NAMES,
+) -> stance.StanceModel:
+    """Fit the candidates on train, select on dev macro-F1, save the winner (test is untouched)."""
+    data_files = [Path(p) for p in (data_files or corpus.stance_files(language))]
+    if not data_files:
+        raise InputError(f"no labelled data for language {language!r} in corpus/stance/")
+    records = corpus.load_labelled(data_files)
+    train = [r for r in records if r["split"] == "train"]
+    dev = [r for r in records if r["split"] == "dev"]
+    if not train or not dev:
+        raise InputError("the data must have train and dev rows (splits come from a hash of each id)")
+    name, params, pipeline, results = select_on_dev(train, dev, candidates)
+    counts = {split: sum(r["split"] == split for r in records) for split in corpus.SPLITS}
+    meta = stance.make_meta(
+        name=name,
+        language=language,
+        data_hash=corpus.data_hash(data_files),
+        data_files=[p.name for p in data_files],
+        params=params,
+        counts=counts,
+        scores={"dev": results[name], "candidates": results},
+    )
+    model = stance.StanceModel(pipeline, meta)
+    stance.save(model, out_dir or stance_model_dir(language))
+    return model
+
+
+def evaluate_stance(data_file: str | Path, *, model_dir: str | Path | None = None, split: str | None = None) -> dict:
+    """Score a labelled file with a saved model; ``split`` keeps only rows of that split."""
+    model = stance.load(model_dir or stance_model_dir("en"))
+    records = corpus.load_labelled([Path(data_file)])
+    if split:
+        records = [r for r in records if r["split"] == split]
+        if not records:
+            raise InputError(f"no rows of split {split!r} in {data_file}")
+    gold = [r["label"] for r in records]
+    probs = model.predict_proba([r["text"] for r in records])
+    report = stance.classification_report(gold, [stance.STANCE_LABELS[i] for i in probs.argmax(axis=1)])
+    report.update(stance.calibration_scores(gold, probs))
+    report["model_version"] = model.version
+    return report
+
+
+def load_model(language: str = "en", model_dir: str | Path | None = None) -> stance.StanceModel:
+    """The saved model for ``language`` (loaded once per process)."""
+    directory = Path(model_dir) if model_dir else stance_model_dir(language)
+    return stance.load_cached(str(directory.resolve()))
