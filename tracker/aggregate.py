@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .records import Sentence, Stance
 from .settings import NEUTRAL_BAND
 
@@ -39,3 +41,24 @@ def document_stance(sentences: list[Sentence]) -> Stance:
     ranked = sorted(scored, key=lambda item: -(item[1].relevance or 0) * abs(item[1].score))
     evidence = [i for i, s in ranked if s.label == label][:EVIDENCE_SIZE] if label != "neutral" else []
     return Stance(score=round(score, 6), label=label, confidence=round(min(confidence, 1.0), 6), evidence=evidence)
+
+
+# Clause boundaries inside a sentence: semicolons, and contrastive or concessive
+# links ("while", "but", "whereas"...) that often join opposite stances.
+_CLAUSE_BREAK = re.compile(
+    r"\s*;\s*|,?\s+(?:while|whereas|but|although|though|even as|yet|even though|at the same time)\s+|"
+    r"\s*(?:，|；|但是|但|而|同时)\s*",
+    re.IGNORECASE,
+)
+MIN_CLAUSE_CHARS = 12
+
+
+def clause_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the clauses of a sentence (the whole sentence when it has one)."""
+    spans, start = [], 0
+    for match in _CLAUSE_BREAK.finditer(text):
+        if match.start() - start >= MIN_CLAUSE_CHARS and len(text) - match.end() >= MIN_CLAUSE_CHARS:
+            spans.append((start, match.start()))
+            start = match.end()
+    spans.append((start, len(text)))
+    return spans

@@ -7,19 +7,40 @@ from itertools import islice
 from pathlib import Path
 
 from . import nlp, store
-from .aggregate import document_stance
+from .aggregate import clause_spans, document_stance
 from .language import detect_language
-from .records import Analysis
+from .records import Analysis, Mention
 from .stance import StanceModel
 from .training import load_model
 
 
 def _score_sentences(analyses: list[Analysis], model: StanceModel | None) -> None:
+    """Score every sentence, and every clause that names an entity, in one batch.
+
+    A mention takes the stance of its own clause when the sentence has several
+    ("tightens on Ant while supporting banks"), otherwise its sentence's stance.
+    """
     if model is None:
         return
     sentences = [s for a in analyses for s in a.sentences]
-    for sentence, (score, label, relevance) in zip(sentences, model.score([s.text for s in sentences])):
+    texts = [s.text for s in sentences]
+    clause_of: list[tuple[Mention, int]] = []
+    for sentence in sentences:
+        spans = clause_spans(sentence.text) if sentence.mentions else []
+        if len(spans) < 2:
+            continue
+        for start, end in spans:
+            named = [m for m in sentence.mentions if start <= m.start - sentence.start < end]
+            if named:
+                texts.append(sentence.text[start:end])
+                clause_of.extend((m, len(texts) - 1) for m in named)
+    scores = model.score(texts)
+    for sentence, (score, label, relevance) in zip(sentences, scores):
         sentence.score, sentence.label, sentence.relevance = round(score, 6), label, round(relevance, 6)
+        for mention in sentence.mentions:
+            mention.stance_score, mention.stance_label = sentence.score, label
+    for mention, index in clause_of:
+        mention.stance_score, mention.stance_label = round(scores[index][0], 6), scores[index][1]
     for analysis in analyses:
         analysis.stance = document_stance(analysis.sentences)
         analysis.model_version = model.version

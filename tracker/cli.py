@@ -225,17 +225,25 @@ def train(data_files, out_dir, language, if_stale):
     click.echo(f"{target}: {model.version} (dev macro-F1 {dev['dev_macro_f1']:.3f})")
 
 
-@cli.command()
-@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False), help="Labelled JSON Lines file.")
+@cli.group(invoke_without_command=True)
+@click.option("--data", "data_file", type=click.Path(dir_okay=False), help="Labelled JSON Lines file.")
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), help="Stance model directory.")
 @click.option("--split", type=click.Choice(["train", "dev", "test"]), help="Only rows of this split.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
 @reports_errors
-def evaluate(data_file, model_dir, split, as_json):
-    """Evaluate a stance model: per-label P/R/F1, macro and weighted F1, confusion matrix.
+def evaluate(ctx, data_file, model_dir, split, as_json):
+    """Evaluate the stance model (or, with a subcommand, another component).
+
+    Per-label precision, recall and F1, macro and weighted F1, Brier score,
+    calibration error and the confusion matrix; then the candidates compared on dev.
 
     Example: tracker evaluate --data corpus/stance/en_press.jsonl --split test
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not data_file:
+        raise click.UsageError("give --data FILE, or a subcommand such as 'entities'")
     report = evaluate_stance(data_file, model_dir=model_dir, split=split)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -249,6 +257,11 @@ def evaluate(data_file, model_dir, split, as_json):
     click.echo("confusion (rows gold, columns predicted: " + ", ".join(report["labels"]) + ")")
     for label, row in zip(report["labels"], report["confusion"]):
         click.echo(f"  {label:<15}" + "".join(f"{n:>6}" for n in row))
+    candidates = report.get("candidates") or {}
+    if candidates:
+        click.echo("candidates compared on dev when the model was trained (selected on macro F1):")
+        for name, row in candidates.items():
+            click.echo(f"  {name:<18} macro F1 {row['dev_macro_f1']:.3f}  Brier {row['dev_brier']:.3f}  {row['params']}")
 
 
 @cli.command()

@@ -17,9 +17,14 @@ def stance_files(language: str = "en", directory: Path = STANCE_DATA_DIR) -> lis
     return sorted(directory.glob(f"{language}_*.jsonl"))
 
 
+def bucket_of(key: str) -> int:
+    """A stable number in 0..99 from a hash of ``key``."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 100
+
+
 def split_of(record_id: str) -> str:
     """A record's fixed split, 70/15/15 by a hash of its id (stable as files grow)."""
-    bucket = int(hashlib.sha1(record_id.encode("utf-8")).hexdigest()[:8], 16) % 100
+    bucket = bucket_of(record_id)
     return "train" if bucket < 70 else "dev" if bucket < 85 else "test"
 
 

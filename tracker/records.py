@@ -34,6 +34,8 @@ class Mention:
     end: int
     role: str | None = None  # actor, target or None
     source: str = "gazetteer"  # gazetteer or model
+    stance_score: float | None = None  # stance of the clause that names the entity
+    stance_label: str | None = None
 
 
 @dataclass

@@ -141,6 +141,127 @@ class PolicyCueFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(rows, dtype=float)
 
 
+# Economic direction pairs: a topic word with a direction word near it
+# ("inflation ... picked up" -> "price_up"). Whether a sentence leans tight or
+# loose often depends on which quantity moves which way, which single words miss.
+_TOPICS = {
+    "price": r"inflation\w*|prices?|cpi|pce|wages?|costs?|deflation\w*",
+    "unemployment": r"unemployment|jobless\w*|slack|layoffs?|defaults?|delinquenc\w*|arrears|npls?",
+    "employment": r"employment|labou?r|jobs|hiring|payrolls?",
+    "activity": r"growth|activity|gdp|output|spending|demand|consumption|investment|economy|economic|production|sales|housing",
+    "rates": r"rates?|yields?|funds|accommodation|pricing",
+    "credit": r"credit|lending|loans?|borrowing|leverage|debt",
+    "risk": r"risks?|uncertaint\w*|vulnerabilit\w*|imbalances?|bubbles?",
+}
+_UP = re.compile(
+    r"ris\w*|rose|increas\w*|higher|high|elevated|strong\w*|pick\w*|accelerat\w*|above|upward|upside|surg\w*|"
+    r"solid|robust|tight\w*|expan\w*|boom\w*|overheat\w*|firm\w*|gain\w*|climb\w*|jump\w*|soar\w*"
+)
+_DOWN = re.compile(
+    r"declin\w*|fall\w*|fell|lower|low|weak\w*|soft\w*|slow\w*|below|downward|downside|subdued|moderat\w*|"
+    r"eas\w*|decreas\w*|contract\w*|sluggish|drop\w*|recession\w*|deteriorat\w*|muted|cool\w*|cut\w*|shrink\w*"
+)
+_TOPIC_RES = {name: re.compile(rf"(?:{pattern})") for name, pattern in _TOPICS.items()}
+_WORD = re.compile(r"[a-z]+")
+_PAIR_WINDOW = 8
+
+
+def direction_pairs(text: str) -> str:
+    """Topic/direction tokens of a sentence, e.g. "price_up credit_down", or "none"."""
+    words = _WORD.findall(clean_text(text))
+    out = []
+    for i, word in enumerate(words):
+        for topic, pattern in _TOPIC_RES.items():
+            if pattern.fullmatch(word):
+                context = words[max(0, i - _PAIR_WINDOW) : i + _PAIR_WINDOW + 1]
+                if any(_UP.fullmatch(c) for c in context):
+                    out.append(f"{topic}_up")
+                if any(_DOWN.fullmatch(c) for c in context):
+                    out.append(f"{topic}_down")
+                if any(c in ("not", "no", "without", "never") for c in context):
+                    out.append(f"{topic}_neg")
+    return " ".join(out) or "none"
+
+
+def _pair_features() -> TfidfVectorizer:
+    return TfidfVectorizer(preprocessor=direction_pairs, token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True)
+
+
+# --- Chinese -------------------------------------------------------------------
+# Character n-grams need no word segmenter and cover 2-4 character words
+# (收紧, 不得超过) whatever the segmentation; negation is marked like in English.
+_ZH_NEGATORS = re.compile(r"(不得|不再|不会|不能|未|没有|无|非|禁止|严禁|不)")
+_ZH_CLAUSE_END = re.compile(r"[，。；：！？,.;:!?、]")
+
+
+def mark_negation_zh(text: str) -> str:
+    """``clean_text`` with each character inside a negation's clause followed by "~".
+
+    "不会放松" -> "不会放~松~", so a negated 放松 is a different n-gram from 放松.
+    """
+    text = clean_text(text)
+    out: list[str] = []
+    negating = False
+    i = 0
+    while i < len(text):
+        match = _ZH_NEGATORS.match(text, i)
+        if match:
+            out.append(match.group())
+            negating = True
+            i = match.end()
+            continue
+        ch = text[i]
+        if _ZH_CLAUSE_END.match(ch):
+            negating = False
+            out.append(ch)
+        else:
+            out.append(ch + "~" if negating and not ch.isspace() else ch)
+        i += 1
+    return "".join(out)
+
+
+ZH_TIGHTENING_CUES = (
+    "收紧", "从严", "严禁", "禁止", "整治", "整顿", "清理", "约谈", "处罚", "罚款", "叫停", "暂停", "去杠杆", "上限",
+    "限制", "规范", "压降", "严控", "查处", "取缔", "风险", "违规", "加息", "上调", "不得", "整改", "严厉", "打击",
+)
+ZH_EASING_CUES = (
+    "支持", "鼓励", "放宽", "放松", "降低", "下调", "降息", "降准", "提振", "纾困", "贴息", "补贴", "扩大", "宽松", "促进",
+    "激发", "加大", "释放", "便利", "优化", "恢复", "常态化", "健康发展", "增加", "发展",
+)
+
+
+class ChineseCueFeatures(TransformerMixin, BaseEstimator):
+    """Counts of Chinese tightening and easing cue words, plain and negated."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        rows = []
+        for text in X:
+            marked = mark_negation_zh(text)
+            plain = marked.replace("~", "")
+            counts = [0.0, 0.0, 0.0, 0.0]
+            for cue in ZH_TIGHTENING_CUES:
+                total = plain.count(cue)
+                negated = marked.count("~".join(cue) + "~")
+                counts[0] += total - negated
+                counts[2] += negated
+            for cue in ZH_EASING_CUES:
+                total = plain.count(cue)
+                negated = marked.count("~".join(cue) + "~")
+                counts[1] += total - negated
+                counts[3] += negated
+            rows.append([np.log1p(c) for c in counts])
+        return np.asarray(rows, dtype=float)
+
+
+def _zh_char_features(preprocessor=clean_text) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        preprocessor=preprocessor, analyzer="char", ngram_range=(1, 4), min_df=2, sublinear_tf=True, max_features=80000
+    )
+
+
 def build_pipeline(name: str = "word_char_lr", **params) -> Pipeline:
     """The candidate pipelines, by name: one ``features`` step and one ``classifier`` step."""
     C = params.get("C", 10.0)
@@ -153,21 +274,43 @@ def build_pipeline(name: str = "word_char_lr", **params) -> Pipeline:
         classifier = CalibratedClassifierCV(
             LinearSVC(C=params.get("svm_C", 0.5), class_weight="balanced"), method="sigmoid", cv=5
         )
-    elif name == "negation_cues_lr":
+    elif name == "policy_cues_lr":
         features = FeatureUnion(
             [
                 ("word", _word_features(preprocessor=mark_negation, **params)),
                 ("char", _char_features(**params)),
                 ("cues", PolicyCueFeatures()),
-            ]
+                ("pairs", _pair_features()),
+            ],
+            transformer_weights={"word": 1.0, "char": 1.0, "cues": 1.0, "pairs": params.get("pair_weight", 2.0)},
+        )
+        classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+    elif name == "zh_char_lr":
+        features = FeatureUnion([("char", _zh_char_features())])
+        classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+    elif name == "zh_char_svm":
+        features = FeatureUnion([("char", _zh_char_features())])
+        classifier = CalibratedClassifierCV(
+            LinearSVC(C=params.get("svm_C", 0.5), class_weight="balanced"), method="sigmoid", cv=5
+        )
+    elif name == "zh_cues_lr":
+        features = FeatureUnion(
+            [("char", _zh_char_features(preprocessor=mark_negation_zh)), ("cues", ChineseCueFeatures())],
+            transformer_weights={"char": 1.0, "cues": params.get("cue_weight", 1.0)},
         )
         classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
     else:
-        raise ModelError(f"unknown pipeline {name!r}; choose one of: {', '.join(PIPELINE_NAMES)}")
+        raise ModelError(f"unknown pipeline {name!r}; choose one of: {', '.join(ALL_PIPELINES)}")
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
-PIPELINE_NAMES = ("word_char_lr", "word_char_svm", "negation_cues_lr")
+#: Candidate pipelines per language; training compares them on dev.
+PIPELINES_BY_LANGUAGE = {
+    "en": ("word_char_lr", "word_char_svm", "policy_cues_lr"),
+    "zh": ("zh_char_lr", "zh_char_svm", "zh_cues_lr"),
+}
+PIPELINE_NAMES = PIPELINES_BY_LANGUAGE["en"]
+ALL_PIPELINES = PIPELINES_BY_LANGUAGE["en"] + PIPELINES_BY_LANGUAGE["zh"]
 
 
 def calibration_scores(gold: list[str], probs: np.ndarray, bins: int = 10) -> dict:
@@ -283,6 +426,9 @@ TRUSTED_TYPES = frozenset(
         "tracker.stance.clean_text",
         "tracker.stance.mark_negation",
         "tracker.stance.PolicyCueFeatures",
+        "tracker.stance.direction_pairs",
+        "tracker.stance.mark_negation_zh",
+        "tracker.stance.ChineseCueFeatures",
     }
 )
 

@@ -1,0 +1,22 @@
+"""Run every benchmark in this folder, in order: `python -m bench [NAME...]`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+BENCHMARKS = ["stance_quality"]
+
+
+def main(names: list[str]) -> int:
+    for name in names or BENCHMARKS:
+        print(f"\n=== bench/{name}.py ===", flush=True)
+        started = time.perf_counter()
+        importlib.import_module(f"bench.{name}").main()
+        print(f"(bench/{name}.py took {time.perf_counter() - started:.1f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,72 @@
+"""Stance model quality in one table: our splits, calibration, the candidates, the FOMC benchmark.
+
+Run: `make bench` or `.venv/bin/python -m bench stance_quality`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tracker import corpus, stance
+from tracker.analysis import analyse_text
+from tracker.settings import PROJECT_ROOT, stance_model_dir
+from tracker.training import benchmark_external, evaluate_stance
+
+FOMC = PROJECT_ROOT.parent / "shared" / "data" / "fomc"
+SEED = PROJECT_ROOT.parent / "shared" / "seed" / "000_0afc5f2b6c240f27.txt"
+
+# Weighted F1 on the FOMC "Combined" test split, from the dataset README (3-seed means).
+PUBLISHED = [
+    ("RoBERTa-large (fine-tuned, GPU)", 0.7171),
+    ("RoBERTa-base", 0.6756),
+    ("FinBERT", 0.6325),
+    ("BERT-base", 0.6310),
+    ("ChatGPT-3.5-turbo zero-shot", 0.5872),
+    ("Rule-based dictionary", 0.4966),
+    ("TF-IDF + LR (dataset README, seed 5768)", 0.604),
+]
+
+
+def _row(name: str, report: dict) -> str:
+    def fmt(key):
+        value = report.get(key)
+        return f"{value:.3f}" if isinstance(value, float) else "  -  "
+
+    return f"| {name:<52} | {report.get('n', '-'):>5} | {fmt('macro_f1')} | {fmt('weighted_f1')} | {fmt('brier')} | {fmt('ece')} |"
+
+
+def main() -> None:
+    model_dir = stance_model_dir("en")
+    meta = json.loads((model_dir / stance.META_FILE).read_text())
+    files = corpus.stance_files("en")
+    print(f"shipped model: {meta['version']} ({meta['pipeline']}, params {meta['params']})")
+    print(f"our corpus: {meta['counts']} sentences (train/dev/test by id hash)\n")
+    print("| evaluation | n | macro-F1 | weighted-F1 | Brier | ECE |")
+    print("|---|---|---|---|---|---|")
+    for name, row in meta["scores"]["candidates"].items():
+        report = {"macro_f1": row["dev_macro_f1"], "weighted_f1": row["dev_weighted_f1"], "brier": row["dev_brier"], "ece": row["dev_ece"]}
+        print(_row(f"our dev: candidate {name} {row['params']}", report))
+    merged = Path("/tmp/tracker_bench_en.jsonl")
+    merged.write_text("".join(p.read_text(encoding="utf-8") for p in files), encoding="utf-8")
+    print(_row("our test split: shipped model (scored once, here)", evaluate_stance(merged, split="test")))
+    if FOMC.exists():
+        external = benchmark_external(FOMC / "train.jsonl", FOMC / "test.jsonl")
+        print(_row("FOMC test: shipped model, never trained on FOMC", external["shipped"]["test"]))
+        print(_row(f"FOMC test: {external['selected']['pipeline']} trained on FOMC train", external["trained"]["test"]))
+        print(_row("FOMC test minus texts seen in train: trained", external["trained"]["clean"]))
+        print("\nPublished (weighted F1, FOMC Combined test):")
+        for name, value in PUBLISHED:
+            print(f"  {name:<45} {value:.4f}")
+        print(f"\nFOMC selection on a 20% dev share of FOMC train: {json.dumps(external['selected']['dev'])}")
+    else:
+        print(f"(no FOMC data at {FOMC}; external benchmark skipped)")
+    if SEED.exists():
+        analysis = analyse_text(SEED.read_text(encoding="utf-8"))
+        print(f"\nseed article: {analysis.stance.label} {analysis.stance.score:+.3f} (confidence {analysis.stance.confidence:.2f})")
+        for i in analysis.stance.evidence:
+            print(f"  evidence: {analysis.sentences[i].text}")
+
+
+if __name__ == "__main__":
+    main()
