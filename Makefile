@@ -21,7 +21,8 @@ install: $(STAMP)
 
 # Train the stance model only when it is missing or its data changed; never downloaded.
 model: install
-	$(BIN)/tracker train --if-stale
+	$(BIN)/tracker train --language en --if-stale
+	$(BIN)/tracker train --language zh --if-stale
 
 demo-db: model
 	$(BIN)/tracker demo --db $(DEMO_DB) --no-serve
@@ -30,6 +31,7 @@ demo: demo-db
 	$(BIN)/tracker serve --db $(DEMO_DB) --port $(PORT)
 
 test: model
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
 bench: model

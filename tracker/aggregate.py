@@ -19,8 +19,29 @@ def label_for(score: float) -> str:
     return "neutral"
 
 
+# Words that name a policy actor or instrument. A sentence with one (or with a
+# regulator or government body named) is about policy; others are colour.
+_POLICY_ACTOR = re.compile(
+    r"\b(?:authorit(?:y|ies)|regulat(?:or|ors|ory|ion|ions)|government|officials?|ministr(?:y|ies)|"
+    r"central bank|state council|beijing|policy|policies|polic(?:y|ies)makers?|rules?|measures?|guidelines?|"
+    r"notice|circular|watchdogs?|supervis(?:or|ors|ion|ory)|crackdown|subsid(?:y|ies)|cap)\b|"
+    r"监管|央行|人民银行|国务院|政策|部门|通知|办法|意见|规定|整治|补贴|贴息",
+    re.IGNORECASE,
+)
+#: Relevance of a sentence with no policy actor, relative to one with an actor.
+COLOUR_WEIGHT = 2 / 3
+
+
+def policy_relevance(sentence: Sentence, p_neutral: float) -> float:
+    """How much a sentence counts in its document: 1 - P(neutral), discounted when
+    the sentence names no regulator and no policy actor or instrument."""
+    names_actor = any(m.label in ("REGULATOR", "GOVERNMENT") for m in sentence.mentions)
+    weight = 1.0 if names_actor or _POLICY_ACTOR.search(sentence.text) else COLOUR_WEIGHT
+    return (1.0 - p_neutral) * weight
+
+
 def document_stance(sentences: list[Sentence]) -> Stance:
-    """Weighted mean of sentence scores, weighted by policy relevance (1 - P(neutral)).
+    """Weighted mean of sentence scores, weighted by policy relevance (see ``policy_relevance``).
 
     Background colour scores near zero *and* weighs little, so a notice's one
     operative sentence is not drowned by its boilerplate. Confidence grows with

@@ -7,7 +7,7 @@ from itertools import islice
 from pathlib import Path
 
 from . import nlp, store
-from .aggregate import clause_spans, document_stance
+from .aggregate import clause_spans, document_stance, policy_relevance
 from .language import detect_language
 from .records import Analysis, Mention
 from .stance import StanceModel
@@ -36,7 +36,8 @@ def _score_sentences(analyses: list[Analysis], model: StanceModel | None) -> Non
                 clause_of.extend((m, len(texts) - 1) for m in named)
     scores = model.score(texts)
     for sentence, (score, label, relevance) in zip(sentences, scores):
-        sentence.score, sentence.label, sentence.relevance = round(score, 6), label, round(relevance, 6)
+        sentence.score, sentence.label = round(score, 6), label
+        sentence.relevance = round(policy_relevance(sentence, 1.0 - relevance), 6)
         for mention in sentence.mentions:
             mention.stance_score, mention.stance_label = sentence.score, label
     for mention, index in clause_of:

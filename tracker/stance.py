@@ -162,24 +162,39 @@ _DOWN = re.compile(
     r"eas\w*|decreas\w*|contract\w*|sluggish|drop\w*|recession\w*|deteriorat\w*|muted|cool\w*|cut\w*|shrink\w*"
 )
 _TOPIC_RES = {name: re.compile(rf"(?:{pattern})") for name, pattern in _TOPICS.items()}
-_WORD = re.compile(r"[a-z]+")
+_PAIR_TOKEN = re.compile(r"[a-z]+|[,;:.()]")
 _PAIR_WINDOW = 8
+_PAIR_NEGATORS = frozenset({"not", "no", "without", "never", "less"})
+
+
+def _nearest_direction(tokens: list[str], i: int) -> str | None:
+    """The direction word closest to ``tokens[i]`` within the window and the same clause."""
+    for distance in range(1, _PAIR_WINDOW + 1):
+        for j in (i - distance, i + distance):
+            if not 0 <= j < len(tokens):
+                continue
+            between = tokens[min(i, j) + 1 : max(i, j)]
+            if any(t in ",;:.()" for t in between):
+                continue
+            if _UP.fullmatch(tokens[j]):
+                return "up"
+            if _DOWN.fullmatch(tokens[j]):
+                return "down"
+    return None
 
 
 def direction_pairs(text: str) -> str:
-    """Topic/direction tokens of a sentence, e.g. "price_up credit_down", or "none"."""
-    words = _WORD.findall(clean_text(text))
+    """Topic/direction tokens of a sentence, e.g. "price_up credit_down_neg", or "none"."""
+    tokens = _PAIR_TOKEN.findall(clean_text(text))
     out = []
-    for i, word in enumerate(words):
+    for i, token in enumerate(tokens):
         for topic, pattern in _TOPIC_RES.items():
-            if pattern.fullmatch(word):
-                context = words[max(0, i - _PAIR_WINDOW) : i + _PAIR_WINDOW + 1]
-                if any(_UP.fullmatch(c) for c in context):
-                    out.append(f"{topic}_up")
-                if any(_DOWN.fullmatch(c) for c in context):
-                    out.append(f"{topic}_down")
-                if any(c in ("not", "no", "without", "never") for c in context):
-                    out.append(f"{topic}_neg")
+            if pattern.fullmatch(token):
+                direction = _nearest_direction(tokens, i)
+                if direction:
+                    nearby = tokens[max(0, i - _PAIR_WINDOW) : i + _PAIR_WINDOW]
+                    negated = "_neg" if _PAIR_NEGATORS.intersection(nearby) else ""
+                    out.append(f"{topic}_{direction}{negated}")
     return " ".join(out) or "none"
 
 

@@ -31,6 +31,11 @@ PARAM_GRIDS: dict[str, list[dict]] = {
 }
 
 
+def _rank(row: dict) -> tuple[float, float]:
+    """Higher is better: dev macro-F1 (to 3 places), then the lower Brier score on ties."""
+    return (round(row["dev_macro_f1"], 3), -row["dev_brier"])
+
+
 def select_on_dev(train: list[dict], dev: list[dict], candidates: tuple[str, ...]) -> tuple[str, dict, object, dict]:
     """Fit every candidate and grid point on train; keep the best dev macro-F1."""
     results: dict[str, dict] = {}
@@ -48,9 +53,9 @@ def select_on_dev(train: list[dict], dev: list[dict], candidates: tuple[str, ...
                 "dev_weighted_f1": report["weighted_f1"],
                 **{f"dev_{k}": v for k, v in stance.calibration_scores(gold, probs).items()},
             }
-            if name not in results or row["dev_macro_f1"] > results[name]["dev_macro_f1"]:
+            if name not in results or _rank(row) > _rank(results[name]):
                 results[name] = row
-            if best is None or row["dev_macro_f1"] > best[3]["dev_macro_f1"]:
+            if best is None or _rank(row) > _rank(best[3]):
                 best = (name, params, model.pipeline, row)
     name, params, pipeline, _ = best
     return name, params, pipeline, results
