@@ -52,3 +52,14 @@ def _get(ds, path: str):
 def fetch():
     """``fetch(ds, path)``: GET ``path`` from a Datasette instance in-process."""
     return _get
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The demo database (corpus/demo, analysed, stance index built), built once per session.
+
+    Read it, don't write it: the browser test serves this file while other tests run.
+    """
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    library.build_demo(path)
+    return path

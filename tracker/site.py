@@ -1,14 +1,25 @@
-"""The Datasette adapter: the analyst site over a tracker database, served read-only."""
+"""The Datasette adapter: the analyst site over a tracker database, served read-only.
+
+Metadata (titles, descriptions, canned queries, facets, the dashboard) lives in
+``metadata.yml``; page templates in ``templates/``. One small in-process plugin
+adds what SQL in metadata cannot: the freshness block of the title page and the
+evidence sentences of a document page.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import types
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
+from datasette import hookimpl
 from datasette.app import Datasette
 from datasette.database import Database
+from datasette.plugins import pm
+from datasette.utils import tilde_decode
 
 from .errors import StoreError
 
@@ -20,7 +31,22 @@ SETTINGS = {
     "max_returned_rows": 5000,
     "allow_download": False,
     "default_page_size": 50,
+    "truncate_cells_html": 400,
+    # Facets are configured per table in metadata.yml; suggesting more scans every column
+    # and takes most of a second on the stance index.
+    "suggest_facets": False,
 }
+
+#: Plugins the site may run with (none of them writes). A test keeps the installed set inside it.
+ALLOWED_PLUGINS = frozenset(
+    {
+        "datasette-dashboards",  # charts (bundles Vega, Vega-Lite and vega-embed)
+        "datasette-atom",  # Atom feeds from atom_* columns
+        "datasette-block-robots",  # robots.txt
+        "datasette-leaflet",  # dependency of datasette-dashboards (map charts; we use none)
+        "datasette-render-markdown",  # dependency of datasette-dashboards (markdown cards)
+    }
+)
 
 
 def load_metadata() -> dict:
@@ -29,12 +55,19 @@ def load_metadata() -> dict:
     return yaml.safe_load(text)
 
 
+def package_dir(name: str) -> Path:
+    return Path(str(resources.files("tracker").joinpath(name)))
+
+
 def make_datasette(db_path: str | Path) -> Datasette:
     """A Datasette over ``db_path`` opened immutable (read-only, no locks) as ``/tracker``."""
     db_path = Path(db_path)
     if not db_path.exists():
         raise StoreError(f"no database at {db_path}: run 'tracker init' or 'tracker demo --no-serve' first")
-    ds = Datasette(metadata=load_metadata(), settings=SETTINGS)
+    register_plugin()
+    # No static files of our own: every script and stylesheet the pages load comes from
+    # Datasette or its plugins, served locally (the browser test checks nothing else is asked for).
+    ds = Datasette(metadata=load_metadata(), settings=SETTINGS, template_dir=str(package_dir("templates")))
     ds.add_database(Database(ds, path=str(db_path), is_mutable=False), name=DATABASE_NAME)
     return ds
 
@@ -46,3 +79,86 @@ def serve(db_path: str | Path, *, host: str = "127.0.0.1", port: int = 8001) -> 
     ds = make_datasette(db_path)
     asyncio.run(ds.invoke_startup())
     uvicorn.run(ds.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)
+
+
+# --- the in-process plugin ----------------------------------------------------
+
+
+async def _first(db: Database, sql: str, params: dict | None = None) -> dict[str, Any] | None:
+    try:
+        rows = (await db.execute(sql, params or {})).rows
+    except Exception:  # an older database without the table: leave the block out
+        return None
+    return dict(rows[0]) if rows else None
+
+
+async def freshness(db: Database) -> dict[str, Any]:
+    """What the title page says about how fresh the data is."""
+    documents = await _first(
+        db,
+        """select count(*) as n_documents, min(published) as first_published,
+                  max(published) as last_published, max(fetched_at) as last_fetched,
+                  max(analyzed_at) as last_analyzed,
+                  count(stance_score is not null and published is not null or null) as n_scored
+           from documents""",
+    )
+    build = await _first(db, "select * from index_builds order by id desc limit 1")
+    if build and documents:
+        # Stale as in store.last_index_build: newer analyses, or a different number of documents.
+        newer = bool(documents["last_analyzed"] and (build["last_analyzed_at"] or "") < documents["last_analyzed"])
+        build["stale"] = newer or documents["n_scored"] != build["n_documents"]
+    run = await _first(db, "select command, status, started_at, finished_at from runs order by id desc limit 1")
+    return {"documents": documents or {}, "index_build": build, "last_run": run}
+
+
+async def document_evidence(db: Database, document_id: str) -> dict[str, Any]:
+    document = await _first(
+        db,
+        "select id, url, title, stance_score, stance_label, stance_confidence, model_version from documents where id = :id",
+        {"id": document_id},
+    )
+    try:
+        evidence = [
+            dict(r)
+            for r in (
+                await db.execute("select * from evidence where document_id = :id order by rank", {"id": document_id})
+            ).rows
+        ]
+    except Exception:
+        evidence = []
+    if document and not str(document.get("url") or "").startswith(("http://", "https://")):
+        document["url"] = None
+    return {"document": document, "evidence": evidence}
+
+
+@hookimpl
+def extra_template_vars(view_name, database, table, request, datasette):
+    """Template variables for the title page (freshness) and document pages (evidence)."""
+    if DATABASE_NAME not in datasette.databases:
+        return {}
+    db = datasette.get_database(DATABASE_NAME)
+    if view_name == "index":
+
+        async def index_vars():
+            return {"tracker_freshness": await freshness(db)}
+
+        return index_vars
+    if view_name == "row" and database == DATABASE_NAME and table == "documents" and request is not None:
+        pks = request.url_vars.get("pks", "")
+
+        async def row_vars():
+            return {"tracker_document": await document_evidence(db, tilde_decode(pks))}
+
+        return row_vars
+    return {}
+
+
+PLUGIN_NAME = "tracker-site"
+
+
+def register_plugin() -> None:
+    """Register our hooks with Datasette's plugin manager (once per process)."""
+    if pm.get_plugin(PLUGIN_NAME) is None:
+        plugin = types.ModuleType(PLUGIN_NAME, "The tracker site's own hooks (see tracker.site).")
+        plugin.extra_template_vars = extra_template_vars
+        pm.register(plugin, name=PLUGIN_NAME)
