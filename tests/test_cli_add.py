@@ -109,3 +109,19 @@ def test_help_and_version(runner):
     assert "0." in runner.invoke(cli, ["--version"]).output
     for command in ["init", "add", "analyze", "extract", "score", "train", "evaluate", "serve", "demo"]:
         assert runner.invoke(cli, [command, "-h"]).exit_code == 0, command
+
+
+def test_a_missing_model_for_one_language_does_not_stop_the_other(runner, tmp_path, article_file, monkeypatch):
+    from tracker import training
+
+    db = tmp_path / "t.db"
+    chinese = tmp_path / "zh.txt"
+    chinese.write_text("监管部门约谈了多家网络小贷平台，要求全面整改。", encoding="utf-8")
+    assert runner.invoke(cli, ["add", str(article_file), str(chinese), "--db", str(db)]).exit_code == 0
+    real = training.stance_model_dir
+    monkeypatch.setattr(training, "stance_model_dir", lambda lang: real(lang) if lang == "en" else tmp_path / "none")
+    training.stance.load_cached.cache_clear()
+    result = runner.invoke(cli, ["analyze", "--db", str(db)])
+    assert result.exit_code == 1 and "zh documents left unanalysed" in result.output
+    rows = {r["language"]: r["analyzed_at"] for r in store.open_db(db)["documents"].rows}
+    assert rows["en"] is not None and rows["zh"] is None

@@ -112,3 +112,13 @@ def test_shipped_model_is_trained_on_the_current_corpus():
 def test_missing_model_is_a_clear_error(runner, tmp_path):
     result = runner.invoke(cli, ["score", "--model", str(tmp_path / "none")], input='{"id": 1, "text": "x"}\n')
     assert result.exit_code != 0 and "tracker train" in result.output
+
+
+@pytest.mark.parametrize("name", stance.ALL_PIPELINES)
+def test_every_candidate_round_trips_through_skops(tmp_path, name):
+    rows = [{"text": t + (" 监管" if name.startswith("zh") else ""), "label": label} for t, label in TINY * 2]
+    pipeline = stance.fit(rows, name=name)
+    stance.save(stance.StanceModel(pipeline, {"version": name}), tmp_path)
+    loaded = stance.load(tmp_path)  # fails if the allow-list misses a type this pipeline holds
+    texts = [r["text"] for r in rows[:3]]
+    assert loaded.predict(texts) == stance.StanceModel(pipeline).predict(texts)

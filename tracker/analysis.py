@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import nlp, store
 from .aggregate import clause_spans, document_stance, policy_relevance
+from .errors import ModelError, TrackerError
 from .language import detect_language
 from .records import Analysis, Mention
 from .stance import StanceModel
@@ -78,14 +79,19 @@ def analyse_pending(
     """Analyse stored documents not yet analysed (or, with ``rescore``, scored by another
     model); each batch is committed on its own. Returns how many were analysed."""
     models: dict[str, StanceModel] = {}
+    failures: dict[str, str] = {}
 
-    def model_for(language: str) -> StanceModel:
-        if language not in models:
-            models[language] = load_model(language, model_dir if language == "en" else None)
-        return models[language]
+    def model_for(language: str) -> StanceModel | None:
+        """The model for ``language``, or None when it cannot be loaded (reported at the end)."""
+        if language not in models and language not in failures:
+            try:
+                models[language] = load_model(language, model_dir if language == "en" else None)
+            except TrackerError as exc:
+                failures[language] = str(exc)
+        return models.get(language)
 
     done = 0
-    version = model_for("en").version if rescore else None
+    version = model_for("en").version if rescore and model_for("en") else None
     pending = store.documents_to_analyze(db, rescore=rescore, model_version=version)
     while True:
         rows = list(islice(pending, batch_size))
@@ -96,10 +102,15 @@ def analyse_pending(
             by_language.setdefault(row["language"] or detect_language(row["text"]), []).append(row)
         for language, group in by_language.items():
             model = model_for(language)
+            if model is None:
+                continue  # left unanalysed: a later run picks it up once the model loads
             results = analyse_texts([r["text"] for r in group], language=language, model=model, batch_size=batch_size)
             for row, analysis in zip(group, results):
                 store.save_analysis(db, row["id"], analysis)
                 done += 1
                 if progress:
                     progress(1)
+    if failures:
+        # One language's broken model must not stop the others; say so once they are done.
+        raise ModelError("; ".join(f"{lang} documents left unanalysed: {why}" for lang, why in failures.items()))
     return done

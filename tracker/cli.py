@@ -5,7 +5,6 @@ Library errors become one-line messages and a non-zero exit.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from dataclasses import asdict
@@ -15,41 +14,20 @@ import click
 
 from . import __version__, library, store
 from .analysis import analyse_texts, analyse_text
+from .cli_common import CONTEXT_SETTINGS, OneLineErrors, db_option, reports_errors
 from .documents import decode_text, read_document
-from .errors import InputError, TrackerError
+from .errors import InputError
 from .language import detect_language
 from .records import Analysis
-from .settings import default_db_path
 from .training import evaluate_stance, is_stale, load_model, train_stance
 
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+class TrackerGroup(click.Group):
+    """Commands declared on the group get one-line usage errors by default."""
+
+    command_class = OneLineErrors
 
 
-def reports_errors(func):
-    """Turn library errors into click's one-line ``Error: ...`` and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except TrackerError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
-
-
-def db_option(func):
-    return click.option(
-        "--db",
-        "db_path",
-        type=click.Path(dir_okay=False),
-        default=default_db_path,
-        show_default="$TRACKER_DB or tracker.db",
-        help="The tracker database file.",
-    )(func)
-
-
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=TrackerGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="tracker")
 def cli():
     """Turn news and regulatory text about Chinese consumer lending into policy signals."""
@@ -102,6 +80,8 @@ def analyze(db_path, rescore, model_dir):
     """
     db = store.open_db(db_path, create=False)
     done = library.analyze(db, rescore=rescore, model_dir=model_dir)
+    if done:
+        library.refresh_index(db)  # the index and alerts depend on every score
     store.checkpoint(db)
     click.echo(f"analysed {done} document(s)")
 
@@ -301,6 +281,14 @@ def demo(db_path, no_serve, port):
 
         click.echo(f"serving on http://127.0.0.1:{port}/tracker")
         serve_site(db_path, port=port)
+
+
+# Commands that live in their own modules, registered here so `tracker` has them all.
+from .cli_ingest import COMMANDS as _INGEST_COMMANDS  # noqa: E402
+from .cli_site import COMMANDS as _SITE_COMMANDS  # noqa: E402
+
+for _command in [*_INGEST_COMMANDS, *_SITE_COMMANDS]:
+    cli.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

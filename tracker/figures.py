@@ -98,7 +98,8 @@ _SCALE = re.compile(
 # "100多亿元", "50余万元": an approximate count before the Chinese scale.
 _CN_APPROX_MID = re.compile(r"[多余](?=[千百万亿]|元|美元|港元|港币|欧元)")
 
-# Unit suffixes, tried in order (longer and more specific first).
+# Unit suffixes, tried in order (longer and more specific first: "percentage points"
+# before "percent", "Hong Kong dollars" before "dollars").
 _UNIT_SUFFIXES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"[\s-]{0,2}(?:percentage[\s-]points?|pct\.?[\s-]*(?:points?|pts?)|ppts?|pp|p\.p\.)(?![A-Za-z])", re.I), POINT),
     (re.compile(r"\s*(?:个百分点|百分点)"), POINT),
@@ -107,7 +108,9 @@ _UNIT_SUFFIXES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\s?%|[\s-]{0,2}(?:percent(?!age)|per[\s-]cent|pct)(?![A-Za-z])", re.I), PERCENT),
     (re.compile(r"[\s-]{0,2}(?:Hong\s+Kong|HK)\s+dollars?(?![A-Za-z])", re.I), "HKD"),
     (re.compile(r"[\s-]{0,2}Singapore\s+dollars?(?![A-Za-z])", re.I), "SGD"),
-    (re.compile(r"[\s-]{0,2}(?:Australian\s+dollars?|Canadian\s+dollars?|(?:New\s+)?Taiwan\s+dollars?)(?![A-Za-z])", re.I), "OTHER"),
+    (re.compile(r"[\s-]{0,2}Australian\s+dollars?(?![A-Za-z])", re.I), "AUD"),
+    (re.compile(r"[\s-]{0,2}Canadian\s+dollars?(?![A-Za-z])", re.I), "CAD"),
+    (re.compile(r"[\s-]{0,2}(?:New\s+)?Taiwan\s+dollars?(?![A-Za-z])", re.I), "TWD"),
     (re.compile(r"[\s-]{0,2}(?:(?:US|U\.S\.)\s+)?dollars?(?![A-Za-z])", re.I), "USD"),
     (re.compile(r"[\s-]{0,2}(?:yuan|renminbi)(?![A-Za-z])", re.I), "CNY"),
     (re.compile(r"[\s-]{0,2}euros?(?![A-Za-z])", re.I), "EUR"),
@@ -122,7 +125,6 @@ _UNIT_SUFFIXES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\s*(?:英镑)"), "GBP"),
     (re.compile(r"\s*(?:元人民币|元|人民币)"), "CNY"),
 ]
-_MONEY_UNITS_NAMED = {"CNY", "USD", "HKD", "EUR", "GBP", "JPY", "SGD", "TWD", "AUD", "CAD"}
 
 # Words after a figure that make it approximate ("30%左右", "1000亿元以上", "5% or so").
 _APPROX_AFTER = re.compile(r"\s*(?:左右|以上|上下|以下|(?<![A-Za-z])or\s+(?:so|more)(?![A-Za-z]))", re.I)
@@ -234,8 +236,6 @@ def _scan_arabic(text: str) -> list[_Amount]:
             end = pos_after_unit
         else:
             unit, end = (prefix_unit or unit), pos_after_unit
-        if unit == "OTHER":
-            unit = None
         if mid and unit is None and scale is None:
             approx = False
         tail = _APPROX_AFTER.match(text, end)
@@ -346,26 +346,28 @@ _EN_CHANGE_VERBS = (
     r"|climb|climbs|climbed|cut|cuts|cutting|lower|lowers|lowered|lowering|reduce|reduces|reduced"
     r"|reducing|raise|raises|raised|raising|hike|hikes|hiked|trim|trims|trimmed|slash|slashed"
     r"|lift|lifts|lifted|shrank|shrink|shrunk|contracted|expanded|widened|narrowed|eased|advanced"
-    r"|tumbled|sank|up|down|added|accelerated|slowed"
+    r"|tumbled|sank|up|down|added|accelerated|slowed|inject|injects|injected|injecting"
 )
 _ZH_CHANGE_VERBS = (
     r"增长|下降|上升|上涨|提高|降低|下调|上调|调降|调升|调低|调高|下行|上行|减少|增加|回落|下滑|下跌"
     r"|多增|少增|扩大|收窄|缩减|缩小|增|降|涨|跌|升|减"
 )
+_BY = r"by(?:\s+(?:another|a\s+further|an?\s+(?:additional|extra)|a\s+(?:total|combined)\s+of))?"
+_CHANGE_BY = re.compile(_en(_BY) + r"\s*$", re.I)
 _CHANGE_VERB_JUST_BEFORE = re.compile(rf"(?:{_en(_EN_CHANGE_VERBS)}|(?:{_ZH_CHANGE_VERBS})了?)\s*$", re.I)
 
 
 def _try_range(text: str, a: _Amount, b: _Amount) -> _Amount | None:
     gap = text[a.end:b.start]
     before = text[max(0, a.start - 30):a.start]
-    between = _BETWEEN_BEFORE.search(before)
+    between = _BETWEEN_BEFORE.search(text, max(0, a.start - 30), a.start)
     if _DASH_GAP.match(gap):
         pass
     elif _TO_GAP.match(gap):
         if _FROM_BEFORE.search(before):
             return None  # "from 10% to 15%": a start and an end, two figures
-        if a.unit and b.unit and _CHANGE_VERB_JUST_BEFORE.search(before):
-            return None  # "rose 5% to 7%": a change and the level it reached
+        if a.unit and b.unit and (_CHANGE_VERB_JUST_BEFORE.search(before) or _CHANGE_BY.search(before)):
+            return None  # "rose (by) 5% to 7%": a change and the level it reached
     elif _AND_GAP.match(gap) and between:
         pass
     else:
@@ -458,11 +460,26 @@ _CAP_BEFORE = re.compile(
         r"|(?:must|shall|may|should|will|can|could)\s*not\s+(?:be\s+allowed\s+to\s+)?exceed"
         r"|not\s+(?:to\s+)?exceed(?:ing)?|cannot\s+exceed|limit(?:ed|s|ing)?(?:\s+[\w'’\-]+){0,4}?\s+to"
         r"|limits?\s+of|at\s+(?:the\s+)?most|(?:a\s+)?maximum\s+(?:of|at)|upper\s+limit\s+(?:of|at)"
-    ) + r"|不得超过|不得高于|不能超过|不超过|不高于|不应超过|上限(?:为|是|设定为|设为|定为)?|封顶|最高(?!人民法院|法)(?:不超过|为|可达|达)?"
-    r")\s*$",
+    )
+    + r"|不得超过|不得高于|不能超过|不超过|不高于|不应超过|上限(?:为|是|设定为|设为|定为)?|封顶"
+    + r"|最高(?!人民法院|法)(?:不超过|为|可达|达)?"  # not the Supreme People's Court
+    + r")\s*$",
     re.I,
 )
-_CAP_AFTER = re.compile(r"^\s*(?:" + _en(r"cap|caps|ceiling|limit|upper\s+limit") + r"|为上限|的上限|封顶|以内)", re.I)
+# "a 24 percent APR ceiling", "24%的上限", "24%以内"
+_CAP_AFTER = re.compile(
+    r"\s*(?:(?:[A-Za-z][\w\-]*\s+){0,2}" + _en(r"cap|caps|ceiling|limit|upper\s+limit")
+    + r"|为上限|的上限|封顶|以内)",
+    re.I,
+)
+# "shall not charge borrowers a cost exceeding 24%": the negation may sit a few words back
+_CAP_NEGATED_EXCEED = re.compile(
+    _en(r"(?:shall|must|may|should|will|can|could|do|does)\s*(?:not|n['’]t)")
+    + r"[^,;，；。]{0,80}?"
+    + _en(r"exceed(?:ing|s)?|above|over|higher\s+than|more\s+than")
+    + r"\s*$",
+    re.I,
+)
 
 # A figure introduced by these is the level reached, whatever the sentence's other markers say.
 _LEVEL_INTRO = re.compile(
@@ -476,9 +493,11 @@ _LEVEL_INTRO = re.compile(
 _YOY = (
     _en(
         r"year[-\s]on[-\s]year|year[-\s]over[-\s]year|y-o-y|yoy|y/y"
-        r"|(?:from|than|compared\s+(?:with|to)|versus|vs\.?)\s+(?:a|one|the\s+previous|the\s+prior)\s+year\s+(?:earlier|ago|before)"
+        r"|(?:from|than|compared\s+(?:with|to)|versus|vs\.?)\s+(?:a|one|the\s+previous|the\s+prior)\s+year"
+        r"\s+(?:earlier|ago|before)"
         r"|(?:a|one)\s+year\s+(?:earlier|ago)"
-        r"|(?:from|over|than|compared\s+(?:with|to))\s+the\s+same\s+(?:period|quarter|month|time)\s+(?:of\s+|in\s+)?(?:last|the\s+previous|the\s+prior|a)\s+year"
+        r"|(?:from|over|than|compared\s+(?:with|to))\s+the\s+same\s+(?:period|quarter|month|time)\s+"
+        r"(?:of\s+|in\s+)?(?:last|the\s+previous|the\s+prior|a)\s+year"
     )
     # bare "去年同期" names the base period ("去年同期为3.2%"); only "比/较…同期" compares
     + r"|同比|(?:比|较|与)(?:上年|去年)同期(?:相比)?"
@@ -510,15 +529,16 @@ _ADVERB_MARKER = re.compile(
 )
 
 _CHANGE_BEFORE = re.compile(
-    r"(?:" + _en(rf"(?:{_EN_CHANGE_VERBS})(?:\s+[\w'’\-]+){{0,4}}?\s+by|by") + r"\s*$"
+    r"(?:" + _en(rf"(?:{_EN_CHANGE_VERBS})(?:\s+[\w'’\-]+){{0,4}}?\s+{_BY}|{_BY}") + r"\s*$"
     r"|" + _en(_EN_CHANGE_VERBS) + r"(?:\s+(?!to\b|at\b)[\w'’\-]+){0,4}?\s*$"
-    r"|" + _en(r"(?:increase|rise|growth|decline|drop|fall|cut|reduction|hike|jump|gain|surge|slump|decrease|contraction)s?\s+(?:of|in)") + r"\s*$"
+    r"|" + _en(
+        r"(?:increase|rise|growth|decline|drop|fall|cut|reduction|hike|jump|gain|surge|slump|decrease"
+        r"|contraction)s?\s+(?:of|in)"
+    ) + r"\s*$"
     r"|(?:" + _ZH_CHANGE_VERBS + r"|增幅|降幅|增速|涨幅|跌幅)(?:了|为|是)?\s*$"
     r")",
     re.I,
 )
-# Change verbs that only count when they sit right before the figure (money: "raised $1bn" is capital).
-_CHANGE_BY = re.compile(_en("by") + r"\s*$", re.I)
 _CHANGE_AFTER = re.compile(
     r"\s*-?\s*(?:" + _en(
         r"rise|rises|increase|increases|jump|jumps|surge|surges|gain|gains|growth|drop|drops|decline"
@@ -527,6 +547,8 @@ _CHANGE_AFTER = re.compile(
     ) + r")",
     re.I,
 )
+# A Chinese verb of change, its object, then the rate: "下调金融机构存款准备金率0.5个百分点".
+_ZH_CHANGE_WITH_OBJECT = re.compile(r"(?:下调|上调|调降|调升|调低|调高|降低|提高|下降|上升|增长|减少|增加)[^\d，。；,;]{1,14}$")
 _COORDINATION = re.compile(r"\s*(?:,|，|、|and|和|与|及|以及|,\s*and)?\s*$", re.I)
 
 
@@ -539,13 +561,13 @@ def _looks_like_change(text: str, a: _Amount, clause_start: int) -> bool:
     after = text[a.end:a.end + 30]
     if _CHANGE_AFTER.match(after):
         return True
-    if _CHANGE_BY.search(text[max(0, a.start - 5):a.start]):
+    if _CHANGE_BY.search(text, max(0, a.start - 30), a.start):
         return True
     if _is_money(a.unit or ""):
         # "raised $1.2bn" is a capital raise; only plain verbs glued to the amount count
         m = _CHANGE_VERB_JUST_BEFORE.search(before)
         return bool(m) and not re.match(r"rais", m.group(), re.I)
-    return bool(_CHANGE_BEFORE.search(before))
+    return bool(_CHANGE_BEFORE.search(before) or _ZH_CHANGE_WITH_OBJECT.search(before))
 
 
 def _can_carry(kind: str, f: _Amount, text: str, clause_start: int) -> bool:
@@ -572,8 +594,7 @@ def _spread(text: str, figs: list[_Amount], kinds: list[str | None], clause_of: 
 
 
 def _assign_kinds(text: str, figs: list[_Amount], clauses: list[tuple[int, int]]) -> list[str]:
-    n = len(figs)
-    kinds: list[str | None] = [None] * n
+    kinds: list[str | None] = [None] * len(figs)
     clause_of = [_clause_index(clauses, f.start) for f in figs]
     consumed: list[tuple[int, int]] = []  # markers already claimed by a figure they touch
 
@@ -584,7 +605,8 @@ def _assign_kinds(text: str, figs: list[_Amount], clauses: list[tuple[int, int]]
             continue
         cs, ce = clauses[clause_of[i]]
         before = text[cs:f.start]
-        if _CAP_BEFORE.search(before) or _CAP_AFTER.match(text, f.end, ce):
+        capped = _CAP_BEFORE.search(before) or _CAP_NEGATED_EXCEED.search(before)
+        if capped or _CAP_AFTER.match(text, f.end, ce):
             kinds[i] = "cap"
             continue
         if _FROM_BEFORE.search(before):
@@ -643,8 +665,15 @@ def _assign_kinds(text: str, figs: list[_Amount], clauses: list[tuple[int, int]]
 
     # Pass 3: what is left is a change ("rose 12%", "by 25bp", "a 40% jump") or a level.
     for i, f in enumerate(figs):
-        if kinds[i] is None:
-            kinds[i] = "change" if _looks_like_change(text, f, clauses[clause_of[i]][0]) else "level"
+        if kinds[i] is not None:
+            continue
+        if _looks_like_change(text, f, clauses[clause_of[i]][0]):
+            kinds[i] = "change"
+        elif (i > 0 and kinds[i - 1] == "change" and figs[i - 1].unit == f.unit
+              and clause_of[i - 1] == clause_of[i] and _COORDINATION.match(text[figs[i - 1].end:f.start])):
+            kinds[i] = "change"  # "by 1 billion yuan and 500 million yuan respectively"
+        else:
+            kinds[i] = "level"
     return [k or "level" for k in kinds]
 
 
@@ -659,45 +688,81 @@ _REL_OFFSETS = {
 }
 _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4,
             "一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4, "上": 1, "下": 2}
+# Quarter-end months: a figure "as of 30 June 2025" describes the second quarter.
+_QUARTER_END = {"march": 1, "june": 2, "september": 3, "december": 4, "3": 1, "6": 2, "9": 3, "12": 4}
 _YEAR_OR_REL = rf"(?P<y>{_YEAR})|(?P<rel>{_REL_YEAR})"
+_QE_MONTH = r"(?P<m>March|June|September|December)"
+# The year after "Q1"/"H1": "Q1 2025", "Q1-2025", "Q1 of 2025", "Q1'25" (two digits only with an apostrophe).
+_YEAR_AFTER_CODE = rf"\s*(?:of\s+|[-/]\s*)?(?P<y>{_YEAR})(?!\d)|\s*['’](?P<yy>\d\d)(?!\d)"
 
 # Tried in order; a later pattern never claims text an earlier one took.
+# Kinds: "range" (end year), "Q" quarter, "H" half, "Y" year.
 _PERIOD_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    # "2025-2029", "from 2024 to 2029", "2025年至2029年": the end year
-    ("range", re.compile(rf"(?<!\d)(?P<y0>{_YEAR})年?\s*(?:-|–|—|~|(?<![A-Za-z])to(?![A-Za-z])|至|到)\s*(?P<y>{_YEAR})(?!\d)年?", re.I)),
+    # "2025-2029", "from 2024 to 2029", "between 2015 and 2019", "2025年至2029年": the end year
+    ("range", re.compile(
+        rf"(?<!\d)(?P<y0>{_YEAR})年?\s*(?:-|–|—|~|(?<![A-Za-z])(?:to|and)(?![A-Za-z])|至|到)\s*"
+        rf"(?P<y>{_YEAR})(?!\d)年?", re.I)),
     ("Q", re.compile(
         rf"(?<![A-Za-z])(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)[-\s]quarter(?![A-Za-z])"
         rf"(?:\s+(?:of|in)\s+(?:the\s+)?(?:fiscal\s+(?:year\s+)?)?(?:{_YEAR_OR_REL}))?", re.I)),
-    ("Q", re.compile(rf"(?<![A-Za-z])Q(?P<q>[1-4])(?![\d])(?:\s*(?:of\s+|[-/]\s*)?(?P<y>{_YEAR})(?!\d)|\s*['’](?P<yy>\d\d)(?!\d))?", re.I)),
     ("Q", re.compile(rf"(?<!\d)(?P<y>{_YEAR})\s*[-/]?\s*Q(?P<q>[1-4])(?!\d)", re.I)),
+    ("Q", re.compile(rf"(?<![A-Za-z])Q(?P<q>[1-4])(?!\d)(?:{_YEAR_AFTER_CODE})?", re.I)),
     ("Q", re.compile(rf"(?<![\dA-Za-z])(?P<q>[1-4])Q\s*(?:(?P<y>{_YEAR})|['’]?(?P<yy>\d\d))(?!\d)", re.I)),
     ("Q", re.compile(rf"(?:(?P<y>{_YEAR})年?|(?P<rel>今年|去年|明年|上年|本年))?\s*(?:第(?P<q>[一二三四1-4])|(?<!前)(?P<q2>[一二三四1-4]))季度")),
     ("Q", re.compile(rf"(?P<y>{_YEAR})年\s*Q(?P<q>[1-4])")),
+    # quarter-end dates: "quarter ended December 31, 2024", "as of 30 June 2025", "2025年6月末"
+    ("QE", re.compile(
+        rf"(?<![A-Za-z])(?:quarter\s+ended|as\s+(?:of|at)|(?:at\s+)?the\s+end\s+of|end[-\s]of|end-)\s+(?:(?:30|31)\s+)?{_QE_MONTH}"
+        rf"(?:\s+(?:30|31))?,?\s+(?P<y>{_YEAR})(?!\d)", re.I)),
+    ("QE", re.compile(rf"(?<!\d)(?:30|31)\s+{_QE_MONTH},?\s+(?P<y>{_YEAR})(?!\d)", re.I)),
+    ("QE", re.compile(rf"(?<![A-Za-z]){_QE_MONTH}\s+(?:30|31),?\s+(?P<y>{_YEAR})(?!\d)", re.I)),
+    ("QE", re.compile(rf"(?P<y>{_YEAR})年(?P<m>3|6|9|12)月(?:末|底|(?:30|31)日)")),
     ("H", re.compile(
         rf"(?<![A-Za-z])(?P<h>first|second|1st|2nd)[-\s]half(?![A-Za-z])"
         rf"(?:\s+(?:of|in)\s+(?:the\s+)?(?:fiscal\s+(?:year\s+)?)?(?:{_YEAR_OR_REL}))?", re.I)),
     ("H", re.compile(rf"(?<![A-Za-z])(?P<h>first)\s+six\s+months(?:\s+of\s+(?:the\s+)?(?:{_YEAR_OR_REL}))?", re.I)),
-    ("H", re.compile(rf"(?<![A-Za-z])H(?P<h>[12])(?!\d)(?:\s*(?:of\s+|[-/]\s*)?(?P<y>{_YEAR})(?!\d)|\s*['’](?P<yy>\d\d)(?!\d))?", re.I)),
     ("H", re.compile(rf"(?<!\d)(?P<y>{_YEAR})\s*[-/]?\s*H(?P<h>[12])(?!\d)", re.I)),
+    ("H", re.compile(rf"(?<![A-Za-z])H(?P<h>[12])(?!\d)(?:{_YEAR_AFTER_CODE})?", re.I)),
     ("H", re.compile(rf"(?<![\dA-Za-z])(?P<h>[12])H\s*(?:(?P<y>{_YEAR})|['’]?(?P<yy>\d\d))(?!\d)", re.I)),
     ("H", re.compile(rf"(?:(?P<y>{_YEAR})年?|(?P<rel>今年|去年|明年|上年|本年))?\s*(?P<h>上|下)半年")),
     ("Y", re.compile(rf"(?<![A-Za-z])FY\s?(?:(?P<y>{_YEAR})|(?P<yy>\d\d))(?!\d)", re.I)),
-    ("Y", re.compile(rf"(?<![\d.,$¥€£:/])(?<!\d-)(?P<y>{_YEAR})(?![\d%]|\s*(?:个百分点|个基点|元|亿|万|percent|per cent|bps?|basis)|-\d{{3,}})(?:年度?)?", re.I)),
+    ("Y", re.compile(
+        rf"(?<![\d.,$¥€£:/])(?<!\d-)(?P<y>{_YEAR})"
+        r"(?![\d%]|\s*(?:个百分点|个基点|元|亿|万|percent|per cent|bps?|basis)|-\d{3,})(?:年度?)?", re.I)),
     ("Y", re.compile(rf"(?<![A-Za-z])(?P<rel>{_REL_YEAR})(?![A-Za-z])", re.I)),
 ]
 # A year after these words is the comparison base, not the figure's period.
 _COMPARISON_BEFORE = re.compile(
-    r"(?:" + _en(r"from|than|since|compared\s+(?:with|to)|versus|vs\.?|over|against|same\s+(?:period|quarter|time|month)\s+(?:of\s+|in\s+)?") + r"|比|较|相比|同比)\s*(?:the\s+)?(?:end\s+of\s+)?$",
+    r"(?:" + _en(
+        r"from|than|since|compared\s+(?:with|to)|versus|vs\.?|over|against"
+        r"|same\s+(?:period|quarter|time|month)\s+(?:of\s+|in\s+)?"
+    ) + r"|比|较|相比|同比)\s*(?:(?:the|its|their|a)\s+)?(?:end\s+of\s+)?$",
     re.I,
 )
+# "since 2017" is a base, but a change since then spans several years, so it is not yoy
+_SINCE_BEFORE = re.compile(_en("since") + r"\s*(?:(?:the|its|their|a)\s+)?$", re.I)
 _COMPARISON_AFTER = re.compile(r"\s*(?:同期|'s\s+level|相比)", re.I)
+# "in 2025", "at the end of 2024", "截至2024年末": the lead-in belongs to the period when
+# measuring how far it sits from a figure.
+_PERIOD_LEAD = re.compile(
+    r"(?:" + _en(
+        r"(?:in|for|by|through|during|until|till|as\s+of|as\s+at|at|of|on)\s+(?:the\s+)?"
+        r"(?:(?:end|start|beginning|close|middle)\s+of\s+(?:the\s+)?)?"
+    ) + r"|end-|截至|截止)$",
+    re.I,
+)
+# A year inside someone else's relative clause ("which traded as X until 2019", "that
+# began in 2016") dates that clause, not the figure.
+_DETACHED = re.compile(_en(r"which|who|whose|that|known\s+as|until|till|since"), re.I)
 
 
 @dataclass
 class _Period:
-    start: int
+    start: int  # including its lead-in ("in", "at the end of")
     end: int
-    label: str | None  # None: a quarter or half whose year the sentence does not give
+    label: str | None  # "2025", "2025Q1", "2025H1"; "?Q1" until a year is found
+    kind: str
+    base: bool = False  # a comparison base ("from 2023", "去年同期"), never a figure's period
 
 
 def _year_of(m: re.Match[str], reference_year: int | None) -> int | None:
@@ -711,46 +776,52 @@ def _year_of(m: re.Match[str], reference_year: int | None) -> int | None:
     return None
 
 
-def _find_periods(text: str, taken: list[tuple[int, int]], reference_year: int | None) -> list[_Period]:
+def _period_label(kind: str, m: re.Match[str], year: int | None) -> str | None:
+    groups = m.groupdict()
+    prefix = str(year) if year else "?"
+    if kind == "Q":
+        return f"{prefix}Q{_ORDINAL[(groups.get('q') or groups.get('q2')).lower()]}"
+    if kind == "QE":
+        return f"{prefix}Q{_QUARTER_END[groups['m'].lower()]}"
+    if kind == "H":
+        return f"{prefix}H{_ORDINAL[groups['h'].lower()]}"
+    return str(year) if year else None
+
+
+def _find_periods(
+    text: str, taken: list[tuple[int, int]], reference_year: int | None, clauses: list[tuple[int, int]]
+) -> list[_Period]:
     claimed = list(taken)
     found: list[_Period] = []
-    bare_years: list[_Period] = []
     for kind, pattern in _PERIOD_PATTERNS:
         for m in pattern.finditer(text):
             s, e = m.span()
             if s == e or any(s < ce and cs < e for cs, ce in claimed):
                 continue
-            if kind in ("Y", "range") and (
-                _COMPARISON_BEFORE.search(text, max(0, s - 20), s) and kind == "Y"
-                or _COMPARISON_AFTER.match(text, e)
-            ):
-                claimed.append((s, e))  # "from 2024", "去年同期": a base, not a period
-                continue
-            year = _year_of(m, reference_year)
-            groups = m.groupdict()
-            if kind == "Q":
-                n = _ORDINAL[(groups.get("q") or groups.get("q2")).lower()]
-                label = f"{year}Q{n}" if year else f"?Q{n}"
-            elif kind == "H":
-                n = _ORDINAL[groups["h"].lower()]
-                label = f"{year}H{n}" if year else f"?H{n}"
-            else:
-                if year is None:
-                    continue
-                label = str(year)
             claimed.append((s, e))
-            period = _Period(s, e, label)
-            found.append(period)
-            if kind == "Y":
-                bare_years.append(period)
+            label = _period_label(kind, m, _year_of(m, reference_year))
+            if label is None:
+                continue
+            base = kind == "Y" and bool(
+                _COMPARISON_BEFORE.search(text, max(0, s - 25), s) or _COMPARISON_AFTER.match(text, e)
+            )
+            lead = _PERIOD_LEAD.search(text, max(0, s - 30), s)
+            found.append(_Period(lead.start() if lead else s, e, label, kind, base))
     # A quarter or half without its own year borrows the nearest year in the sentence.
+    years = [p for p in found if p.kind == "Y" and not p.base]
     resolved: list[_Period] = []
     for p in found:
-        if p.label and p.label.startswith("?"):
-            if not bare_years:
+        if p.label.startswith("?"):
+            ci = _clause_index(clauses, p.start)
+            years = [
+                y for y in years
+                if _clause_index(clauses, y.start) == ci
+                or not _DETACHED.search(text, clauses[_clause_index(clauses, y.start)][0], y.start)
+            ]
+            if not years:
                 continue
-            near = min(bare_years, key=lambda y: _gap(p.start, p.end, y.start, y.end))
-            p = _Period(p.start, p.end, near.label + p.label[1:])
+            near = min(years, key=lambda y: _gap(p.start, p.end, y.start, y.end))
+            p = replace(p, label=near.label + p.label[1:])
         resolved.append(p)
     return resolved
 
@@ -763,12 +834,40 @@ def _gap(s1: int, e1: int, s2: int, e2: int) -> int:
     return 0
 
 
-def _nearest_period(periods: list[_Period], f: _Amount) -> str | None:
-    if not periods:
+def _nearest_period(
+    text: str, periods: list[_Period], f: _Amount, clauses: list[tuple[int, int]]
+) -> _Period | None:
+    ci = _clause_index(clauses, f.start)
+    usable = []
+    for p in periods:
+        if p.base:
+            continue
+        pi = _clause_index(clauses, p.start)
+        # Outside its own clause, skip a year that dates a relative clause ("which ... until 2019").
+        if pi != ci and _DETACHED.search(text, clauses[pi][0], p.start):
+            continue
+        usable.append((pi != ci, p))
+    if not usable:
         return None
-    # ties go to the expression before the figure, the usual order in both languages
-    best = min(periods, key=lambda p: (_gap(f.start, f.end, p.start, p.end), p.start > f.start))
-    return best.label
+    # the figure's own clause first, then distance; ties go to the expression before it
+    def rank(item: tuple[bool, _Period]) -> tuple[bool, int, bool]:
+        elsewhere, p = item
+        return elsewhere, _gap(f.start, f.end, p.start, p.end), p.start > f.start
+
+    return min(usable, key=rank)[1]
+
+
+def _annual_change(text: str, f: _Amount, periods: list[_Period], clauses: list[tuple[int, int]]) -> bool:
+    """A percentage change over a stated year ("grew 6% in 2024", "up 20% from 2023") is yoy."""
+    if f.unit != PERCENT:
+        return False
+    ci = _clause_index(clauses, f.start)
+    return any(
+        p.kind == "Y"
+        and _clause_index(clauses, p.start) == ci
+        and not (p.base and _SINCE_BEFORE.search(text, max(0, p.start - 25), p.start))
+        for p in periods
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -778,15 +877,16 @@ _METRICS: list[tuple[str, str, str]] = [
     # (metric, English words, Chinese words)
     ("loan_balance",
      r"outstanding\s+(?:consumer\s+)?(?:loans?|credit|balances?)|loans?\s+outstanding|loan\s+balances?"
-     r"|credit\s+balances?|consumer\s+credit|consumer\s+loans?|loan\s+book|loan\s+portfolio|outstanding",
-     r"贷款余额|信贷余额|余额|消费贷款|消费贷|消费信贷"),
+     r"|credit\s+balances?|consumer\s+credit|consumer\s+loans?|consumer\s+lending|loan\s+book"
+     r"|loan\s+portfolio|outstanding|balances?|loans",
+     r"贷款余额|信贷余额|余额|消费贷款|消费贷|消费信贷|贷款"),
     ("loan_volume",
      r"loans?\s+(?:issued|originated|facilitated|disbursed|granted|extended)|originat(?:ion|ions|ed)"
      r"|facilitat(?:ed|ion)|disburse(?:d|ments?)|(?:loan|lending|transaction)\s+volumes?"
      r"|new\s+(?:loans|lending|credit)",
-     r"放款|发放|放贷|新增贷款|助贷规模|交易额"),
+     r"放款|发放|放贷|新增贷款|助贷规模|交易额|促成"),
     ("profit", r"(?:net\s+)?profits?|net\s+income|earnings", r"净利润|利润|净利|盈利"),
-    ("revenue", r"revenues?|sales|turnover", r"营业收入|营收|收入"),
+    ("revenue", r"revenues?|sales|turnover|(?:operating|total|interest)\s+income", r"营业收入|营收|收入"),
     ("npl",
      r"non[-\s]?performing(?:\s+loans?)?|NPLs?|bad\s+(?:loans?|debts?)|defaults?|defaulted"
      r"|delinquen(?:cy|cies|t)|overdue|arrears|behind\s+on\s+(?:(?:their|loan|debt|the)\s+)*repayments?",
@@ -794,31 +894,52 @@ _METRICS: list[tuple[str, str, str]] = [
     ("interest_rate",
      r"interest\s+rates?|APRs?|annuali[sz]ed\s+(?:interest\s+)?(?:rates?|costs?|yields?)|borrowing\s+costs?"
      r"|lending\s+rates?|loan\s+prime\s+rates?|LPR|pricing|(?:financing|funding)\s+costs?"
-     r"|(?<!growth\s)(?<!exchange\s)(?<!tax\s)(?<!default\s)rates?",
+     r"|(?<!growth\s)(?<!exchange\s)(?<!tax\s)(?<!annual\s)(?<!take\s)rates?",
      r"利率|年化|融资成本|借款成本|LPR"),
     ("fine", r"fine[sd]?|fining|penalt(?:y|ies)", r"罚款|罚没|罚金|处罚"),
-    ("subsidy", r"subsid(?:y|ies|ised|ized)", r"贴息|补贴"),
+    ("subsidy", r"subsid(?:y|ies|i[sz]e|i[sz]es|i[sz]ed|i[sz]ing)|trade[-\s]ins?", r"贴息|补贴|以旧换新"),
     ("reserve_ratio", r"reserve\s+requirements?(?:\s+ratios?)?|RRR", r"存款准备金率?|准备金率"),
-    ("capital", r"capital|IPOs?|listing|valuation|raised|raising", r"注册资本|融资|募资|估值|上市"),
+    ("capital",
+     r"(?:registered\s+)?(?-i:capital)|IPOs?|listings?|valuation|valued|raised|raising|funding\s+round"
+     r"|buybacks?|repurchas(?:e|es|ed|ing)|inject(?:s|ed|ing|ion)?|raise|raises",
+     r"注册资本|融资|募资|估值|上市|增资|注资|回购"),
     ("market_share", r"market\s+shares?", r"市场份额|市占率"),
     ("borrowers", r"adult\s+population|adults|borrowers?|users?|customers?|clients?", r"借款人|用户|客户"),
+    # Clearly measured quantities outside the categories above.
+    ("other",
+     r"liquidity|shares|stock|share\s+price|market\s+(?:capitali[sz]ation|value)|dividends?|per\s+(?:share|ADS)"
+     r"|stake|(?<!state-)(?<!state\s)owned|bonds?|relending|net\s+interest\s+margin|NIM|margins?|take\s+rate"
+     r"|provision(?:\s+coverage)?|coverage\s+ratio|cash|investments|loan\s+size|credit\s+(?:lines?|limits?)"
+     r"|assets|deposits|purchases?|costs?|GDP|CPI|inflation",
+     r"流动性|股价|市值|股息|分红|持股|股份|股权|债券|再贷款|净息差|拨备覆盖率|现金|资产|存款|额度|成本|GDP|CPI"),
 ]
 _METRIC_PATTERNS = [
     (name, re.compile(rf"{_en(en)}|{zh}", re.I)) for name, en, zh in _METRICS
 ]
-# Heads too generic to override the word before them ("不良贷款余额" stays npl).
-_GENERIC_HEADS = {"余额", "贷款余额", "信贷余额", "outstanding", "rates", "rate"}
+# Heads too vague to override the word before them ("不良贷款余额" stays npl,
+# "repurchased shares" stays capital); "rates" only gives way to a default word.
+_YIELDS_TO_ANY = {"余额", "贷款余额", "信贷余额", "贷款", "outstanding", "balance", "balances", "loans",
+                  "shares", "cost", "costs", "成本"}
+_YIELDS_TO_NPL = {"rate", "rates"}
 # Keywords that only describe money ("raised $1bn"), not a rate ("raised rates by 25bp").
-_MONEY_ONLY = re.compile(r"raised|raising|融资|募资", re.I)
+_MONEY_ONLY = re.compile(r"raise|raises|raised|raising|inject(?:s|ed|ing)?|融资|募资", re.I)
 # Words that glue two keywords into one noun compound.
 _COMPOUND_GAP = re.compile(r"[\s'’\-]*(?:s['’]\s*)?$")
+# "loans to a single borrower", "provision coverage on consumer loans": the second
+# keyword sits in a prepositional phrase, the first is the head.
+_PP_GAP = re.compile(r"\s+(?:to|on|for|per|of)\s+(?:[\w'’\-]+\s+){0,2}$", re.I)
+# "hold over 90% of China's mobile payment market"
+_SHARE_OF_MARKET = re.compile(r"\s+of\s+(?:[\w'’\-]+\s+){0,4}?market(?![A-Za-z])", re.I)
 # A clause that starts like this continues the previous clause's subject.
 _PREDICATE_START = re.compile(
-    r"\s*(?:(?:and|which|that|with)\s+)?(?:"
-    + _en(rf"{_EN_CHANGE_VERBS}|an?|representing|accounting|equivalent|compared|versus|or|year[-\s]on[-\s]year")
-    + rf"|{_ZH_CHANGE_VERBS}|同比|环比|较|比|分别|达|为|占|约|其中|合计|共计|累计|$)",
+    r"\s*(?:(?:and|which|that|both|of\s+whom|of\s+which)\s+)?(?:"
+    # a participle ("releasing ...", "rejecting ...") or "with ..." shares the main subject
+    + _en(rf"{_EN_CHANGE_VERBS}|an?|by|with|representing|accounting|equivalent|compared|versus|or|against|from|than"
+          r"|year[-\s]on[-\s]year|[a-z]+ing")
+    + rf"|{_ZH_CHANGE_VERBS}|同比|环比|较|比|分别|达|为|占|约|其中|合计|共计|累计|[+\-\d]|$)",
     re.I,
 )
+_OF_AFTER = re.compile(r"\s+of(?![A-Za-z])", re.I)
 # Keywords after the figure are a little further away than the same distance before it.
 _AFTER_PENALTY = 1.5
 
@@ -829,7 +950,7 @@ class _Keyword:
     end: int
     metric: str
     money_only: bool
-    generic: bool
+    yields: str  # "" (a head), "any" or "npl": which modifiers this word gives way to
 
 
 def _find_keywords(text: str, taken: list[tuple[int, int]]) -> list[_Keyword]:
@@ -840,10 +961,11 @@ def _find_keywords(text: str, taken: list[tuple[int, int]]) -> list[_Keyword]:
             if any(s < te and ts < e for ts, te in taken):
                 continue
             word = m.group().lower()
-            raw.append(_Keyword(s, e, metric, bool(_MONEY_ONLY.fullmatch(word)), word in _GENERIC_HEADS))
+            yields = "any" if word in _YIELDS_TO_ANY else "npl" if word in _YIELDS_TO_NPL else ""
+            raw.append(_Keyword(s, e, metric, bool(_MONEY_ONLY.fullmatch(word)), yields))
     raw.sort(key=lambda k: (k.start, -k.end))
     # Overlapping or adjacent keywords form one compound whose metric is its head,
-    # the later word ("consumer loan defaults" -> npl), unless that head is generic.
+    # the later word ("consumer loan defaults" -> npl), unless that head is vague.
     merged: list[_Keyword] = []
     for k in raw:
         if merged:
@@ -854,8 +976,9 @@ def _find_keywords(text: str, taken: list[tuple[int, int]]) -> list[_Keyword]:
                 if last.money_only or k.money_only:
                     merged.append(k)  # "raised" is a verb, never part of a noun compound
                     continue
-                head = last if k.generic else k
-                merged[-1] = _Keyword(last.start, k.end, head.metric, head.money_only, False)
+                keep_modifier = k.yields == "any" or k.yields == "npl" and last.metric == "npl"
+                head = last if keep_modifier else k
+                merged[-1] = _Keyword(last.start, k.end, head.metric, head.money_only, last.yields and k.yields)
                 continue
         merged.append(k)
     return merged
@@ -864,6 +987,8 @@ def _find_keywords(text: str, taken: list[tuple[int, int]]) -> list[_Keyword]:
 def _nearest_metric(
     text: str, keywords: list[_Keyword], f: _Amount, clauses: list[tuple[int, int]]
 ) -> str | None:
+    if f.unit == PERCENT and _SHARE_OF_MARKET.match(text, f.end):
+        return "market_share"
     usable = [k for k in keywords if not (k.money_only and f.unit in _RATE_UNITS)]
     ci = _clause_index(clauses, f.start)
     cs, ce = clauses[ci]
@@ -872,15 +997,27 @@ def _nearest_metric(
         def score(k: _Keyword) -> float:
             if k.end <= f.start:
                 return f.start - k.end
+            if f.unit == PERCENT and _OF_AFTER.match(text, f.end) and any(b.end <= f.start for b in in_clause):
+                return float("inf")  # "NPLs were 2% of total loans": "loans" is the denominator
             return (k.start - f.end) * _AFTER_PENALTY
-        return min(in_clause, key=score).metric
+        best = min(in_clause, key=score)
+        if best.end <= f.start:
+            return _climb_pp(text, in_clause, in_clause.index(best)).metric
+        return best.metric
     # No keyword in the clause.  When the clause has no subject of its own and opens with
     # a predicate ("余额达5.4万亿元，同比增长12.5%", "..., up 9.5%"), the subject is the
     # one of the clause before, so take the closest keyword before it.
     earlier = [k for k in usable if k.end <= cs]
     if earlier and _PREDICATE_START.match(text, cs, f.start):
-        return max(earlier, key=lambda k: k.end).metric
+        return _climb_pp(text, earlier, len(earlier) - 1).metric
     return None
+
+
+def _climb_pp(text: str, keywords: list[_Keyword], i: int) -> _Keyword:
+    """Climb out of prepositional phrases: "loans to a single borrower" -> loans."""
+    while i > 0 and _PP_GAP.match(text[keywords[i - 1].end:keywords[i].start]):
+        i -= 1
+    return keywords[i]
 
 
 # ---------------------------------------------------------------------------
@@ -910,11 +1047,14 @@ def find_figures(text: str, *, reference_year: int | None = None) -> list[Figure
     clauses = _clauses(norm)
     spans = [(a.start, a.end) for a in amounts]
     kinds = _assign_kinds(norm, amounts, clauses)
-    periods = _find_periods(norm, spans, reference_year)
+    periods = _find_periods(norm, spans, reference_year, clauses)
     keywords = _find_keywords(norm, spans)
 
     figures = []
     for a, kind in zip(amounts, kinds):
+        period = _nearest_period(norm, periods, a, clauses)
+        if kind == "change" and _annual_change(norm, a, periods, clauses):
+            kind = "yoy"
         figures.append(
             Figure(
                 text=text[a.start:a.end],
@@ -926,7 +1066,7 @@ def find_figures(text: str, *, reference_year: int | None = None) -> list[Figure
                 high=_to_float(a.high),
                 kind=kind,
                 approx=a.approx,
-                period=_nearest_period(periods, a),
+                period=period.label if period else None,
                 metric=_nearest_metric(norm, keywords, a, clauses),
             )
         )

@@ -9,6 +9,7 @@ from . import gazetteer, store
 from .analysis import analyse_pending
 from .documents import read_document
 from .errors import InputError
+from .index import refresh_index  # noqa: F401  (part of the library API)
 from .records import Document
 from .settings import DEMO_DIR, GAZETTEER_PATH
 
@@ -60,6 +61,7 @@ def build_demo(path: str | Path, *, progress=None) -> dict[str, int]:
     db = init_db(path)
     add_files(db, demo_files())
     analyze(db, progress=progress)
+    refresh_index(db)
     store.checkpoint(db)
     counts = store.table_counts(db)
     db.close()

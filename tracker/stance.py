@@ -444,6 +444,9 @@ TRUSTED_TYPES = frozenset(
         "tracker.stance.direction_pairs",
         "tracker.stance.mark_negation_zh",
         "tracker.stance.ChineseCueFeatures",
+        # scikit-learn's own calibration internals (the calibrated SVM candidates)
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
     }
 )
 

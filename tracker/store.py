@@ -19,6 +19,7 @@ import sqlite_utils
 
 from .errors import StoreError
 from .records import Analysis, Document
+from .segment import search_text
 
 migrations = sqlite_utils.Migrations("tracker")
 
@@ -70,6 +71,7 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
             "stance_confidence": float,
             "model_version": str,
             "analyzed_at": str,
+            "search_text": str,
         },
         pk="id",
         foreign_keys=[("source_id", "sources", "id")],
@@ -93,6 +95,7 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
             "stance_label": str,
             "relevance": float,
             "model_version": str,
+            "search_text": str,
         },
         pk="id",
         foreign_keys=[("document_id", "documents", "id")],
@@ -118,6 +121,8 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
             "end": int,
             "role": str,
             "method": str,
+            "stance_score": float,
+            "stance_label": str,
         },
         pk="id",
         foreign_keys=[
@@ -171,8 +176,10 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
     )
 
-    db["documents"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
-    db["sentences"].enable_fts(["text"], create_triggers=True, tokenize="porter")
+    # search_text holds jieba's segmentation of Chinese text (see segment.py), so
+    # two-character words such as 花呗 are tokens the index can find.
+    db["documents"].enable_fts(["title", "text", "search_text"], create_triggers=True, tokenize="porter")
+    db["sentences"].enable_fts(["text", "search_text"], create_triggers=True, tokenize="porter")
 
 
 # --- opening ----------------------------------------------------------------
@@ -283,6 +290,7 @@ def save_document(db: sqlite_utils.Database, doc: Document) -> tuple[int, str]:
                         "fetched_at": doc.fetched_at or utc_now(),
                         "language": doc.language or existing["language"],
                         "content_hash": digest,
+                        "search_text": search_text(f"{doc.title or ''} {doc.text}"),
                         "revision": (existing["revision"] or 1) + 1,
                         "analyzed_at": None,
                     },
@@ -301,6 +309,7 @@ def save_document(db: sqlite_utils.Database, doc: Document) -> tuple[int, str]:
                 "language": doc.language,
                 "text": doc.text,
                 "content_hash": digest,
+                "search_text": search_text(f"{doc.title or ''} {doc.text}"),
                 "revision": 1,
             }
         )
@@ -342,6 +351,7 @@ def save_analysis(db: sqlite_utils.Database, document_id: int, analysis: Analysi
                         "stance_label": sent.label,
                         "relevance": sent.relevance,
                         "model_version": analysis.model_version,
+                        "search_text": search_text(sent.text),
                     }
                 )
                 .last_pk
@@ -357,6 +367,8 @@ def save_analysis(db: sqlite_utils.Database, document_id: int, analysis: Analysi
                     "end": m.end,
                     "role": m.role,
                     "method": m.source,
+                    "stance_score": m.stance_score,
+                    "stance_label": m.stance_label,
                 }
                 for m in sent.mentions
             )
@@ -416,3 +428,374 @@ def finish_run(db: sqlite_utils.Database, run_id: int, *, status: str, exit_code
 def table_counts(db: sqlite_utils.Database) -> dict[str, int]:
     names = ("sources", "documents", "sentences", "entities", "mentions", "figures", "runs")
     return {name: db[name].count for name in names}
+
+
+# --- fetch state (ingestion) ------------------------------------------------
+
+
+@migrations(name="0002_fetch_state")
+def _m0002_fetch_state(db: sqlite_utils.Database) -> None:
+    # One row per fetched URL (canonical): the validators for conditional GET and
+    # the outcome of the last fetch. Written in the same transaction as the
+    # documents it led to, so a validator never outlives an unsaved document.
+    db["fetch_state"].create(
+        {
+            "url": str,
+            "source_id": str,
+            "kind": str,  # feed, listing or article
+            "final_url": str,
+            "etag": str,
+            "last_modified": str,
+            "http_status": int,
+            "status": str,  # ok, not_modified, skipped, error
+            "error": str,
+            "document_id": int,
+            "last_fetched_at": str,
+            "last_changed_at": str,
+        },
+        pk="url",
+    )
+    db["fetch_state"].create_index(["source_id"])
+    db["fetch_state"].create_index(["document_id"])
+    db.execute(
+        """
+        CREATE VIEW source_status AS
+        SELECT
+          s.id, s.name, s.kind, s.url, s.language,
+          s.last_fetched_at, s.last_success_at, s.last_status, s.last_error,
+          (SELECT count(*) FROM documents d WHERE d.source_id = s.id) AS n_documents,
+          (SELECT max(d.fetched_at) FROM documents d WHERE d.source_id = s.id) AS last_document_at
+        FROM sources s
+        WHERE s.kind IN ('feed', 'listing')
+        """
+    )
+
+
+def get_fetch_state(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
+    """The stored fetch state of a canonical URL, or None."""
+    return next(db["fetch_state"].rows_where("url = ?", [url], limit=1), None)
+
+
+def conditional_headers_for(db: sqlite_utils.Database, url: str, *, needs_document: bool) -> dict[str, str | None]:
+    """``{"etag", "last_modified"}`` for a conditional GET of ``url``, empty values when unsafe.
+
+    With ``needs_document``, validators count only while the document they led
+    to is still stored: a 304 must never hide a page we no longer have.
+    """
+    state = get_fetch_state(db, url)
+    if not state or state.get("status") == "error":
+        return {"etag": None, "last_modified": None}
+    # A page remembered as "skipped" (nothing to store in it) needs no document.
+    if needs_document and state.get("status") != "skipped" and not (
+        state.get("document_id") and db["documents"].count_where("id = ?", [state["document_id"]])
+    ):
+        return {"etag": None, "last_modified": None}
+    return {"etag": state.get("etag"), "last_modified": state.get("last_modified")}
+
+
+def save_fetch_state(db: sqlite_utils.Database, url: str, *, changed: bool = False, **fields: Any) -> None:
+    """Insert or update the fetch state of ``url``; ``changed`` marks new content."""
+    now = utc_now()
+    row = {"url": url, "last_fetched_at": now, **fields}
+    if changed:
+        row["last_changed_at"] = now
+    with db.atomic():
+        if db["fetch_state"].count_where("url = ?", [url]):
+            db["fetch_state"].update(url, row)
+        else:
+            db["fetch_state"].insert(row)
+
+
+def source_statuses(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """Rows of the ``source_status`` view by source id."""
+    return {row["id"]: row for row in db.query("SELECT * FROM source_status ORDER BY id")}
+
+
+def interrupt_stale_runs(db: sqlite_utils.Database) -> int:
+    """Mark runs left "running" by a killed process as "interrupted"; call only while holding the run lock."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'", [utc_now()]
+        )
+    return cursor.rowcount
+
+
+# --- stance index, alerts and the site's views ------------------------------
+
+
+def _html_escape_sql(expr: str) -> str:
+    """SQL that HTML-escapes the text of ``expr`` (for Atom content built in a view)."""
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+        expr = f"replace({expr}, '{char}', '{entity}')"
+    return expr
+
+
+#: The sentences the ``signals_atom`` feed and the ``latest_signals`` query publish.
+STRONG_SIGNAL_SQL = "abs(s.stance_score) >= 0.6 AND s.relevance >= 0.6"
+
+
+@migrations(name="0003_stance_index")
+def _m0003_stance_index(db: sqlite_utils.Database) -> None:
+    # The stance index (tracker.index): one row per frequency, group and period,
+    # empty periods included. Rebuilt in full by refresh_index. Keyed (and so
+    # unique) on (freq, group_type, group_id, period); WITHOUT ROWID keeps the rows
+    # in that key's B-tree instead of a table plus an index: half the size.
+    db.execute(
+        """
+        CREATE TABLE stance_index (
+          period TEXT NOT NULL,       -- ISO date of the period start (weeks start on Monday)
+          freq TEXT NOT NULL,         -- day, week or month
+          group_type TEXT NOT NULL,   -- all, source, regulator or lender
+          group_id TEXT NOT NULL,     -- "all", a source id or an entity id
+          n_documents INTEGER NOT NULL,
+          n_sentences INTEGER NOT NULL,
+          stance_mean FLOAT,
+          stance_low FLOAT,
+          stance_high FLOAT,
+          PRIMARY KEY (freq, group_type, group_id, period)
+        ) WITHOUT ROWID
+        """
+    )
+
+    # Shifts found by the CUSUM over each group's weekly series.
+    db["alerts"].create(
+        {
+            "id": int,
+            "date": str,  # start of the week the detector fired
+            "freq": str,
+            "group_type": str,
+            "group_id": str,
+            "direction": str,  # tightening or accommodative
+            "magnitude": float,  # level - reference, in stance units
+            "reference": float,
+            "level": float,
+            "statistic": float,
+            "threshold": float,
+            "since": str,  # start of the first week of the change
+            "n_documents": int,
+            "document_ids": str,  # JSON list of documents.id
+        },
+        pk="id",
+    )
+    db["alerts"].create_index(["date"])
+    db["alerts"].create_index(["group_type", "group_id"])
+
+    # One row per rebuild, so the site can say how fresh the index is.
+    db["index_builds"].create(
+        {
+            "id": int,
+            "built_at": str,
+            "mode": str,  # full
+            "n_documents": int,
+            "n_rows": int,
+            "n_alerts": int,
+            "seconds": float,
+            "last_analyzed_at": str,  # newest documents.analyzed_at the build saw
+        },
+        pk="id",
+    )
+
+    group_name = """CASE a.group_type
+          WHEN 'all' THEN 'All documents'
+          WHEN 'source' THEN coalesce((SELECT name FROM sources WHERE id = a.group_id), a.group_id)
+          ELSE coalesce((SELECT name FROM entities WHERE id = a.group_id), a.group_id)
+        END"""
+    doc_title = "coalesce(d.title, 'document ' || d.id)"
+    doc_item = (
+        "'<li>' || CASE WHEN d.url LIKE 'http%' THEN '<a href=\"' || "
+        + _html_escape_sql("d.url")
+        + " || '\">' || "
+        + _html_escape_sql(doc_title)
+        + " || '</a>' ELSE "
+        + _html_escape_sql(doc_title)
+        + " END || ' (' || coalesce(substr(d.published, 1, 10), 'undated') || ', stance ' || printf('%+.2f', d.stance_score) || ')</li>'"
+    )
+    # Atom feeds (datasette-atom): the atom_* column names are the contract.
+    db.execute(
+        f"""
+        CREATE VIEW alerts_atom AS
+        SELECT
+          'tag:tracker,2025:alert/' || a.group_type || '/' || a.group_id || '/' || a.date || '/' || a.direction AS atom_id,
+          upper(substr(a.direction, 1, 1)) || substr(a.direction, 2) || ' shift: ' || {group_name}
+            || ' (' || a.group_type || '), week of ' || a.date AS atom_title,
+          a.date || 'T00:00:00Z' AS atom_updated,
+          '<p>' || {_html_escape_sql(group_name)} || ': the weekly stance moved from '
+            || printf('%+.2f', a.reference) || ' to ' || printf('%+.2f', a.level)
+            || ' (' || printf('%+.2f', a.magnitude) || ') from the week of ' || a.since
+            || '; the CUSUM statistic ' || printf('%.2f', a.statistic) || ' reached the threshold '
+            || printf('%.2f', a.threshold) || '.</p><ul>'
+            || coalesce((SELECT group_concat({doc_item}, '')
+                         FROM json_each(a.document_ids) j JOIN documents d ON d.id = j.value), '')
+            || '</ul>' AS atom_content_html,
+          '/tracker/alerts?date=' || a.date || '&group_type=' || a.group_type || '&group_id=' || a.group_id AS atom_link,
+          a.id AS alert_id, a.date, a.group_type, a.group_id, a.direction, a.magnitude, a.n_documents
+        FROM alerts a
+        """
+    )
+    db.execute(
+        f"""
+        CREATE VIEW signals_atom AS
+        SELECT
+          'tag:tracker,2025:document/' || d.id || '/r' || coalesce(d.revision, 1) || '/sentence/' || s.position AS atom_id,
+          upper(substr(s.stance_label, 1, 1)) || substr(s.stance_label, 2) || ' ' || printf('%+.2f', s.stance_score)
+            || ': ' || {doc_title} AS atom_title,
+          coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', d.published), strftime('%Y-%m-%dT%H:%M:%SZ', d.fetched_at)) AS atom_updated,
+          s.text AS atom_content,
+          coalesce(d.url, '/tracker/documents/' || d.id) AS atom_link,
+          coalesce(d.published, d.fetched_at) AS published,
+          d.id AS document_id, d.title, d.source_id, s.id AS sentence_id, s.text AS sentence,
+          s.stance_score, s.stance_label, s.relevance, d.url
+        FROM sentences s JOIN documents d ON d.id = s.document_id
+        WHERE {STRONG_SIGNAL_SQL}
+        """
+    )
+    # The evidence rule of tracker.aggregate.document_stance: the (at most 3)
+    # sentences agreeing with the document's label, by relevance x |score|.
+    db.execute(
+        """
+        CREATE VIEW evidence AS
+        SELECT document_id, rank, sentence_id, position, text, stance_score, stance_label, relevance
+        FROM (
+          SELECT s.document_id, s.id AS sentence_id, s.position, s.text, s.stance_score, s.stance_label,
+                 s.relevance,
+                 row_number() OVER (
+                   PARTITION BY s.document_id
+                   ORDER BY coalesce(s.relevance, 0) * abs(s.stance_score) DESC, s.position
+                 ) AS rank
+          FROM sentences s JOIN documents d ON d.id = s.document_id
+          WHERE d.stance_label IN ('tightening', 'accommodative')
+            AND s.stance_label = d.stance_label AND s.stance_score IS NOT NULL
+        )
+        WHERE rank <= 3
+        """
+    )
+    # Browsing with an entity facet (a JSON array of the entity ids mentioned).
+    db.execute(
+        """
+        CREATE VIEW document_search AS
+        SELECT d.id, d.published, d.title, d.source_id, d.language, d.stance_label, d.stance_score, d.url,
+          (SELECT json_group_array(entity_id) FROM (
+             SELECT DISTINCT m.entity_id FROM mentions m
+             WHERE m.document_id = d.id AND m.entity_id IS NOT NULL ORDER BY m.entity_id)) AS entities
+        FROM documents d
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW sentence_search AS
+        SELECT s.id, s.document_id, d.published, d.title, d.source_id, d.language, s.text,
+          s.stance_score, s.stance_label, s.relevance,
+          (SELECT json_group_array(entity_id) FROM (
+             SELECT DISTINCT m.entity_id FROM mentions m
+             WHERE m.sentence_id = s.id AND m.entity_id IS NOT NULL ORDER BY m.entity_id)) AS entities
+        FROM sentences s JOIN documents d ON d.id = s.document_id
+        """
+    )
+
+
+_INDEX_COLUMNS = (
+    "period", "freq", "group_type", "group_id",
+    "n_documents", "n_sentences", "stance_mean", "stance_low", "stance_high",
+)
+_ALERT_COLUMNS = (
+    "date", "freq", "group_type", "group_id", "direction", "magnitude", "reference", "level",
+    "statistic", "threshold", "since", "n_documents", "document_ids",
+)
+
+
+def index_inputs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Analysed documents with a date: id, published, source_id, stance_score,
+    n_sentences and ``entities``, the ``(entity_id, type)`` pairs they mention."""
+    entities: dict[int, list[tuple[str, str]]] = {}
+    for row in db.query(
+        "SELECT DISTINCT m.document_id, e.id, e.type FROM mentions m JOIN entities e ON e.id = m.entity_id"
+    ):
+        entities.setdefault(row["document_id"], []).append((row["id"], row["type"]))
+    rows = db.query(
+        """
+        SELECT d.id, d.published, d.source_id, d.stance_score,
+               (SELECT count(*) FROM sentences s WHERE s.document_id = d.id) AS n_sentences
+        FROM documents d
+        WHERE d.stance_score IS NOT NULL AND d.published IS NOT NULL
+        ORDER BY d.id
+        """
+    )
+    return [{**row, "entities": entities.get(row["id"], [])} for row in rows]
+
+
+def replace_stance_index(
+    db: sqlite_utils.Database,
+    rows: Iterable[dict[str, Any]],
+    alerts: Iterable[dict[str, Any]],
+    *,
+    n_documents: int,
+) -> int:
+    """Replace the whole index and the alerts, and record the build, in one transaction.
+
+    ``rows`` may be a generator: it is consumed as it is written. Returns the number of rows."""
+    import time
+
+    started = time.perf_counter()
+    index_sql = "INSERT INTO stance_index ({}) VALUES ({})".format(
+        ", ".join(_INDEX_COLUMNS), ", ".join("?" * len(_INDEX_COLUMNS))
+    )
+    alert_sql = "INSERT INTO alerts ({}) VALUES ({})".format(
+        ", ".join(_ALERT_COLUMNS), ", ".join("?" * len(_ALERT_COLUMNS))
+    )
+    with db.atomic():
+        db.execute("DELETE FROM stance_index")
+        cursor = db.conn.executemany(index_sql, ([r[c] for c in _INDEX_COLUMNS] for r in rows))
+        n_rows = cursor.rowcount
+        db.execute("DELETE FROM alerts")
+        cursor = db.conn.executemany(alert_sql, ([a[c] for c in _ALERT_COLUMNS] for a in alerts))
+        n_alerts = cursor.rowcount
+        last_analyzed = db.execute("SELECT max(analyzed_at) FROM documents").fetchone()[0]
+        db["index_builds"].insert(
+            {
+                "built_at": utc_now(),
+                "mode": "full",
+                "n_documents": n_documents,
+                "n_rows": max(n_rows, 0),
+                "n_alerts": max(n_alerts, 0),
+                "seconds": round(time.perf_counter() - started, 3),
+                "last_analyzed_at": last_analyzed,
+            }
+        )
+    return max(n_rows, 0)
+
+
+def last_index_build(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The newest ``index_builds`` row, with ``stale`` true when documents were analysed since."""
+    build = next(db.query("SELECT * FROM index_builds ORDER BY id DESC LIMIT 1"), None)
+    if build is None:
+        return None
+    newest, n_scored = db.execute(
+        "SELECT max(analyzed_at), count(stance_score IS NOT NULL AND published IS NOT NULL OR NULL) FROM documents"
+    ).fetchone()
+    stale = bool(newest and (build["last_analyzed_at"] or "") < newest) or n_scored != build["n_documents"]
+    return {**build, "stale": stale}
+
+
+def index_built(db: sqlite_utils.Database) -> bool:
+    return last_index_build(db) is not None
+
+
+def stance_series(
+    db: sqlite_utils.Database,
+    *,
+    freq: str,
+    group_type: str,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of one frequency and group type of ``stance_index`` (without ``freq``),
+    ordered by period, group type and group id; ``since``/``until`` bound the period start."""
+    columns = [c for c in _INDEX_COLUMNS if c != "freq"]
+    sql = f"""
+        SELECT {", ".join(columns)} FROM stance_index
+        WHERE freq = :freq AND group_type = :group_type
+          AND (:since IS NULL OR period >= :since) AND (:until IS NULL OR period <= :until)
+        ORDER BY period, group_type, group_id
+    """
+    params = {"freq": freq, "group_type": group_type, "since": since, "until": until}
+    return list(db.query(sql, params))

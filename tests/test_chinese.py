@@ -1,0 +1,86 @@
+"""Chinese end to end: language routing, entities with shared ids, figures, stance, search."""
+
+import asyncio
+import json
+
+import pytest
+
+from tracker import library, site, store
+from tracker.analysis import analyse_text
+from tracker.cli import cli
+from tracker.language import detect_language
+
+NOTICE = (
+    "中国人民银行、国家金融监督管理总局联合印发通知，鼓励持牌机构加大消费信贷投放，支持蚂蚁集团旗下花呗、借呗"
+    "和微众银行微粒贷等产品规范发展。\n\n"
+    "数据显示，三季度末个人消费贷款余额达5.4万亿元，同比增长12.5%；不良率下降0.5个百分点。"
+    "通知明确，助贷业务年化利率不得超过24%。"
+)
+
+
+def test_language_is_detected():
+    assert detect_language(NOTICE) == "zh"
+    assert detect_language("The PBOC (中国人民银行) cut rates again on Monday, officials said.") == "en"
+
+
+def test_chinese_notice_gives_shared_ids_figures_and_a_stance(runner, tmp_path):
+    path = tmp_path / "notice.txt"
+    path.write_text(NOTICE, encoding="utf-8")
+    result = runner.invoke(cli, ["extract", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["language"] == "zh"
+    ids = {e["id"] for e in out["entities"]}
+    assert {"pboc", "nfra", "ant-group", "webank"} <= ids  # the same ids as in English text
+    assert {e["text"] for e in out["entities"] if e["id"] == "ant-group"} >= {"蚂蚁集团", "花呗", "借呗"}
+    for entity in out["entities"]:
+        assert NOTICE[entity["start"]:entity["end"]] == entity["text"]
+    figures = {f["text"]: f for f in out["figures"]}
+    assert figures["5.4万亿元"]["value"] == 5.4e12 and figures["5.4万亿元"]["unit"] == "CNY"
+    assert figures["12.5%"]["kind"] == "yoy"
+    assert figures["0.5个百分点"]["unit"] == "percentage_point"
+    assert figures["24%"]["kind"] == "cap" and figures["24%"]["metric"] == "interest_rate"
+    assert -1 <= out["stance"]["score"] <= 1
+    assert out["model_version"].startswith("stance-zh")
+
+
+def test_chinese_sentences_split_on_chinese_punctuation():
+    analysis = analyse_text("监管部门约谈了多家平台。平台表示将全面整改！会议还讨论了什么？")
+    assert [s.text for s in analysis.sentences] == ["监管部门约谈了多家平台。", "平台表示将全面整改！", "会议还讨论了什么？"]
+
+
+def test_chinese_stance_points_the_right_way():
+    tight = analyse_text("监管部门将严厉打击违规放贷和暴力催收行为，对违法平台依法从严处罚。")
+    loose = analyse_text("财政部明确对个人消费贷款给予财政贴息，支持金融机构扩大消费信贷投放。")
+    assert tight.stance.score < 0 < loose.stance.score
+
+
+@pytest.fixture
+def chinese_db(tmp_path, runner):
+    path = tmp_path / "zh.db"
+    doc = tmp_path / "notice.txt"
+    doc.write_text(NOTICE, encoding="utf-8")
+    english = tmp_path / "en.txt"
+    english.write_text("Regulators capped borrowing costs for online lenders at 24 percent.", encoding="utf-8")
+    assert runner.invoke(cli, ["add", str(doc), str(english), "--db", str(path)]).exit_code == 0
+    assert runner.invoke(cli, ["analyze", "--db", str(path)]).exit_code == 0
+    return path
+
+
+def _search(path, table, term):
+    ds = site.make_datasette(path)
+    response = asyncio.run(ds.client.get(f"/tracker/{table}.json?_shape=array&_search={term}"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("term", ["花呗", "蚂蚁集团", "微粒贷", "消费"])
+def test_site_search_finds_two_character_chinese_words(chinese_db, term):
+    documents = _search(chinese_db, "documents", term)
+    assert len(documents) == 1 and documents[0]["language"] == "zh"
+    assert any(term in s["text"] for s in _search(chinese_db, "sentences", term))
+
+
+def test_site_search_still_finds_english_and_not_absent_words(chinese_db):
+    assert len(_search(chinese_db, "documents", "borrowing")) == 1
+    assert _search(chinese_db, "documents", "京东") == []
