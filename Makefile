@@ -23,6 +23,7 @@ install: $(STAMP)
 model: install
 	$(BIN)/tracker train --language en --if-stale
 	$(BIN)/tracker train --language zh --if-stale
+	$(BIN)/tracker train-ner --if-stale
 
 demo-db: model
 	$(BIN)/tracker demo --db $(DEMO_DB) --no-serve

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tracker import library, site, store
+from tracker import site
 from tracker.analysis import analyse_text
 from tracker.cli import cli
 from tracker.language import detect_language

@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tracker"
 
 # Lower number = lower layer; a module may import only modules of its own layer or below.
 LAYERS = {
-    "errors": 0, "settings": 0, "records": 0,
+    "errors": 0, "settings": 0, "records": 0, "jsonl": 0,
     "language": 1, "corpus": 1, "gazetteer": 1, "figures": 1, "aggregate": 1, "canonical": 1, "charsets": 1, "segment": 1,
     "entity_eval": 1, "roles": 1,
     "store": 2, "nlp": 2, "stance": 2, "extraction": 2, "fetch": 2, "feeds": 2, "site": 2, "sources": 2,

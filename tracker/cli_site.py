@@ -7,7 +7,6 @@ helpers live in ``cli_common``.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import sys

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from .errors import InputError
+from .jsonl import iter_jsonl
 from .settings import STANCE_DATA_DIR, STANCE_LABELS
 
 SPLITS = ("train", "dev", "test")
@@ -34,13 +34,7 @@ def load_labelled(paths: list[Path] | list[str]) -> list[dict]:
     for path in map(Path, paths):
         if not path.exists():
             raise InputError(f"no such data file: {path}")
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+        for lineno, row in iter_jsonl(path):
             text, label = row.get("text"), row.get("label")
             if not isinstance(text, str) or not text.strip():
                 raise InputError(f"{path}:{lineno}: record has no text")

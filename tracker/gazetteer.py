@@ -6,12 +6,12 @@ patterns. The spaCy component that uses the patterns lives in ``nlp``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError
+from .jsonl import iter_jsonl
 from .settings import GAZETTEER_PATH
 
 ENTITY_TYPES = ("LENDER", "REGULATOR", "GOVERNMENT")
@@ -46,13 +46,7 @@ def load_entities(path: str | Path = GAZETTEER_PATH) -> tuple[dict, ...]:
         raise ConfigError(f"gazetteer not found: {path}")
     entries: list[dict] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+    for lineno, entry in iter_jsonl(path, error=ConfigError):
         for key in ("id", "type", "name"):
             if not entry.get(key):
                 raise ConfigError(f"{path}:{lineno}: entry has no '{key}'")
