@@ -124,3 +124,13 @@ def test_a_missing_model_for_one_language_does_not_stop_the_other(runner, tmp_pa
     assert result.exit_code == 1 and "zh documents left unanalysed" in result.output
     rows = {r["language"]: r["analyzed_at"] for r in store.open_db(db)["documents"].rows}
     assert rows["en"] is not None and rows["zh"] is None
+
+
+def test_relative_years_in_figures_resolve_against_the_publication_date(runner, tmp_path):
+    db = tmp_path / "t.db"
+    note = tmp_path / "note.txt"
+    note.write_text("Platform lenders expect net profit of RMB 30 billion this year.", encoding="utf-8")
+    assert runner.invoke(cli, ["add", str(note), "--db", str(db), "--published", "2019-05-02"]).exit_code == 0
+    assert runner.invoke(cli, ["analyze", "--db", str(db)]).exit_code == 0
+    figure = next(store.open_db(db)["figures"].rows)
+    assert (figure["value"], figure["period"], figure["metric"]) == (3e10, "2019", "profit")

@@ -49,16 +49,31 @@ def _score_sentences(analyses: list[Analysis], model: StanceModel | None) -> Non
 
 
 def analyse_texts(
-    texts: Iterable[str], *, language: str = "en", model: StanceModel | None = None, batch_size: int = 64
+    texts: Iterable[str],
+    *,
+    language: str = "en",
+    model: StanceModel | None = None,
+    batch_size: int = 64,
+    reference_years: Iterable[int | None] | None = None,
 ) -> Iterator[Analysis]:
-    """Analyses of ``texts`` (all in ``language``), in order; sentences scored in batches."""
-    stream = nlp.analyse_texts(texts, language, batch_size=batch_size)
+    """Analyses of ``texts`` (all in ``language``), in order; sentences scored in batches.
+
+    ``reference_years``: each text's publication year, for relative periods in figures.
+    """
+    stream = nlp.analyse_texts(texts, language, batch_size=batch_size, reference_years=reference_years)
     while True:
         batch = [Analysis(language=language, sentences=s) for s in islice(stream, batch_size)]
         if not batch:
             return
         _score_sentences(batch, model)
         yield from batch
+
+
+def publication_year(published: str | None) -> int | None:
+    """The year of an ISO date or datetime, or None."""
+    if published and len(published) >= 4 and published[:4].isdigit():
+        return int(published[:4])
+    return None
 
 
 def analyse_text(text: str, *, language: str | None = None, model_dir: str | Path | None = None) -> Analysis:
@@ -104,7 +119,10 @@ def analyse_pending(
             model = model_for(language)
             if model is None:
                 continue  # left unanalysed: a later run picks it up once the model loads
-            results = analyse_texts([r["text"] for r in group], language=language, model=model, batch_size=batch_size)
+            years = [publication_year(r["published"]) for r in group]
+            results = analyse_texts(
+                [r["text"] for r in group], language=language, model=model, batch_size=batch_size, reference_years=years
+            )
             for row, analysis in zip(group, results):
                 store.save_analysis(db, row["id"], analysis)
                 done += 1

@@ -99,7 +99,16 @@ def analysis_json(analysis: Analysis, **extra) -> dict:
         },
         "model_version": analysis.model_version,
         "entities": [
-            {"text": m.text, "label": m.label, "id": m.id, "start": m.start, "end": m.end, "role": m.role}
+            {
+                "text": m.text,
+                "label": m.label,
+                "id": m.id,
+                "start": m.start,
+                "end": m.end,
+                "role": m.role,
+                "source": m.source,
+                "stance_score": m.stance_score,
+            }
             for m in analysis.mentions
         ],
         "figures": [asdict(f) for f in analysis.figures],

@@ -528,8 +528,28 @@ def sentence_records(doc: Doc) -> list[Sentence]:
     return _sentence_records(doc)
 
 
-def analyse_texts(texts: Iterable[str], language: str = "en", *, batch_size: int = 64) -> Iterator[list[Sentence]]:
-    """Sentences with their mentions and figures, one list per input text, in order."""
+def analyse_texts(
+    texts: Iterable[str],
+    language: str = "en",
+    *,
+    batch_size: int = 64,
+    reference_years: Iterable[int | None] | None = None,
+) -> Iterator[list[Sentence]]:
+    """Sentences with their mentions and figures, one list per input text, in order.
+
+    ``reference_years`` (the publication year of each text, or None) resolves
+    "this year" and "last year" in figures.
+    """
     nlp = get_nlp(language)
-    for doc in nlp.pipe(texts, batch_size=batch_size):
+    stream: Iterable[str | Doc] = texts
+    if reference_years is not None:
+
+        def with_years() -> Iterator[Doc]:
+            for text, year in zip(texts, reference_years):
+                doc = nlp.make_doc(text)
+                doc._.reference_year = year
+                yield doc
+
+        stream = with_years()
+    for doc in nlp.pipe(stream, batch_size=batch_size):
         yield _sentence_records(doc)
