@@ -13,6 +13,7 @@ LAYERS = {
     "store": 2, "nlp": 2, "stance": 2, "extraction": 2, "fetch": 2, "feeds": 2, "site": 2, "sources": 2,
     "training": 3, "documents": 3, "ner_training": 3, "analysis": 4, "ingest": 4, "index": 4,
     "library": 5, "backfill": 5, "nightly": 5, "cli": 6, "cli_ingest": 6, "cli_site": 6, "cli_entities": 6, "cli_common": 6,
+    "cli_backfill": 6,
 }
 
 # Outside library -> the only module allowed to import it.
@@ -20,6 +21,7 @@ ADAPTERS = {
     "httpx": {"fetch"}, "feedparser": {"feeds"}, "cssselect": {"feeds"}, "trafilatura": {"extraction"},
     "sqlite_utils": {"store"}, "jieba": {"segment"}, "datasette": {"site"}, "sklearn": {"stance"}, "skops": {"stance"},
     "spacy": {"nlp", "stance", "ner_training"},  # stance only reads spacy's version for meta.json
+    "dask": {"backfill"}, "distributed": {"backfill"},
 }
 
 

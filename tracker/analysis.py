@@ -123,10 +123,11 @@ def analyse_pending(
             results = analyse_texts(
                 [r["text"] for r in group], language=language, model=model, batch_size=batch_size, reference_years=years
             )
-            for row, analysis in zip(group, results):
-                store.save_analysis(db, row["id"], analysis)
-                done += 1
-                if progress:
+            # One transaction and bulk inserts per batch (not per document or sentence).
+            saved = store.save_analyses(db, [(row["id"], analysis) for row, analysis in zip(group, results)])
+            done += saved
+            if progress:
+                for _ in range(saved):
                     progress(1)
     if failures:
         # One language's broken model must not stop the others; say so once they are done.

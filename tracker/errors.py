@@ -54,3 +54,9 @@ class LockedError(TrackerError):
     """Another run holds the lock."""
 
     code = "T600"
+
+
+class BackfillError(TrackerError):
+    """A back-fill engine failed (the Dask cluster could not be reached, a worker died)."""
+
+    code = "T700"

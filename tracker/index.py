@@ -212,19 +212,25 @@ def bucket_documents(
 
 
 def _row(period: date, freq: str, group: tuple[str, str], docs: Sequence[ScoredDocument]) -> dict[str, Any]:
+    return _cell_row(period, freq, group, [d.score for d in docs], sum(d.n_sentences for d in docs))
+
+
+def _cell_row(period: date, freq: str, group: tuple[str, str], scores: list[float], n_sentences: int) -> dict[str, Any]:
+    """One ``stance_index`` row from the scores of its documents (the order does not matter:
+    sums are exact, ``math.fsum``, so an incremental update writes what a rebuild writes)."""
     row = {
         "period": period.isoformat(),
         "freq": freq,
         "group_type": group[0],
         "group_id": group[1],
-        "n_documents": len(docs),
-        "n_sentences": sum(d.n_sentences for d in docs),
+        "n_documents": len(scores),
+        "n_sentences": n_sentences,
         "stance_mean": None,
         "stance_low": None,
         "stance_high": None,
     }
-    if docs:
-        mean, low, high = mean_interval([d.score for d in docs])
+    if scores:
+        mean, low, high = mean_interval(scores)
         row.update(
             stance_mean=round(mean, DIGITS), stance_low=round(low, DIGITS), stance_high=round(high, DIGITS)
         )
@@ -336,25 +342,36 @@ def alert_rows(documents: Sequence[ScoredDocument]) -> list[dict[str, Any]]:
     rows = []
     buckets = bucket_documents(documents, "week")
     for group in sorted(buckets, key=group_order):
-        for shift in detect_shifts(weekly_points(buckets[group])):
-            rows.append(
-                {
-                    "date": shift.period.isoformat(),
-                    "freq": "week",
-                    "group_type": group[0],
-                    "group_id": group[1],
-                    "direction": shift.direction,
-                    "magnitude": round(shift.magnitude, 4),
-                    "reference": round(shift.reference, 4),
-                    "level": round(shift.level, 4),
-                    "statistic": round(shift.statistic, 4),
-                    "threshold": CUSUM_THRESHOLD,
-                    "since": shift.since.isoformat(),
-                    "n_documents": len(shift.document_ids),
-                    "document_ids": json.dumps(list(shift.document_ids)),
-                }
-            )
+        rows += group_alert_rows(group, buckets[group])
+    return sort_alerts(rows)
+
+
+def sort_alerts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows.sort(key=lambda r: (r["date"], GROUP_TYPES.index(r["group_type"]), r["group_id"]))
+    return rows
+
+
+def group_alert_rows(group: tuple[str, str], by_week: dict[date, list[Any]]) -> list[dict[str, Any]]:
+    """The ``alerts`` rows of one group from its documents by week (anything with ``id`` and ``score``)."""
+    rows = []
+    for shift in detect_shifts(weekly_points(by_week)):
+        rows.append(
+            {
+                "date": shift.period.isoformat(),
+                "freq": "week",
+                "group_type": group[0],
+                "group_id": group[1],
+                "direction": shift.direction,
+                "magnitude": round(shift.magnitude, 4),
+                "reference": round(shift.reference, 4),
+                "level": round(shift.level, 4),
+                "statistic": round(shift.statistic, 4),
+                "threshold": CUSUM_THRESHOLD,
+                "since": shift.since.isoformat(),
+                "n_documents": len(shift.document_ids),
+                "document_ids": json.dumps(list(shift.document_ids)),
+            }
+        )
     return rows
 
 
@@ -386,20 +403,128 @@ def scored_documents(rows: Iterable[dict[str, Any]]) -> list[ScoredDocument]:
 @dataclass
 class IndexBuild:
     n_documents: int
-    n_rows: int
+    n_rows: int  # rows written
     n_alerts: int
     seconds: float
+    mode: str = "full"  # full, incremental, or unchanged (nothing to do)
+
+
+def snapshot_rows(documents: Sequence[ScoredDocument]) -> tuple[Iterator[tuple], Iterator[tuple]]:
+    """What the store keeps of the documents an index was built from (see ``update_index``),
+    generated as it is written."""
+    docs = ((d.id, d.day.isoformat(), d.source_id, d.score, d.n_sentences) for d in documents)
+    groups = ((g[0], g[1], d.day.isoformat(), d.id) for d in documents for g in memberships(d))
+    return docs, groups
 
 
 def refresh_index(db) -> IndexBuild:
     """Rebuild ``stance_index`` and ``alerts`` from the analysed documents (a full
-    rebuild, written in one transaction). The nightly run calls this after analysis."""
+    rebuild, written in one transaction). ``tracker index`` runs this; the nightly run
+    calls :func:`update_index`, which falls back to this when it must."""
     started = time.perf_counter()
-    documents = scored_documents(store.index_inputs(db))
-    alerts = alert_rows(documents)
-    n_rows = store.replace_stance_index(db, iter_index_rows(documents), alerts, n_documents=len(documents))
+    with store.write_transaction(db):
+        documents = scored_documents(store.index_inputs(db))
+        alerts = alert_rows(documents)
+        n_rows = store.replace_stance_index(
+            db, iter_index_rows(documents), alerts, n_documents=len(documents), snapshot=snapshot_rows(documents)
+        )
+        store.refresh_statistics(db)  # the query planner's statistics, for the site's queries
     seconds = time.perf_counter() - started
     return IndexBuild(n_documents=len(documents), n_rows=n_rows, n_alerts=len(alerts), seconds=seconds)
+
+
+#: ``update_index`` rebuilds in full when more documents than this share of the indexed
+#: ones (and at least ``FULL_REBUILD_MIN`` documents) changed: a rebuild is cheaper then.
+FULL_REBUILD_SHARE = 0.2
+FULL_REBUILD_MIN = 500
+
+
+class _Doc:
+    """A snapshot document as ``weekly_points`` reads it."""
+
+    __slots__ = ("id", "score")
+
+    def __init__(self, id: int, score: float):
+        self.id, self.score = id, score
+
+
+def update_index(db) -> IndexBuild:
+    """Bring ``stance_index`` and ``alerts`` up to date with the documents changed since the
+    last build (the store's triggers list them), recomputing only what they touch.
+
+    Each changed document's old and new contributions (from the snapshot the last build
+    left, and from the documents now) name the cells to recompute: for each frequency,
+    the periods of its old and new day in each group it counted or counts in. Groups that
+    appear get a full calendar of rows; groups left without documents lose theirs; when
+    the first or last day moves, every group gains or loses the periods at the ends.
+    Alerts are recomputed for the groups touched. The result is the same as a full rebuild
+    (a test checks it), in one transaction. Nothing changed: nothing is done ("unchanged").
+    No usable snapshot (the first build, or a build by an older version) or many changes:
+    a full rebuild."""
+    started = time.perf_counter()
+    with store.write_transaction(db):
+        state = store.index_state(db)
+        dirty = state["dirty"]
+        if state["ready"] and not dirty:
+            build = store.last_index_build(db) or {}
+            return IndexBuild(state["n_documents"], 0, build.get("n_alerts") or 0, time.perf_counter() - started, "unchanged")
+        if not state["ready"] or len(dirty) > max(FULL_REBUILD_MIN, FULL_REBUILD_SHARE * state["n_documents"]):
+            return refresh_index(db)
+        old_first, old_last = store.index_calendar(db)
+        had_groups = store.indexed_groups(db)
+        old = store.index_snapshot(db, dirty)
+        new = scored_documents(store.index_inputs(db, ids=dirty))
+        store.replace_index_snapshot(db, *snapshot_rows(new), ids=dirty)
+        first, last = store.index_calendar(db)
+
+        touched: set[tuple[str, str]] = set()
+        cells: set[tuple[str, tuple[str, str], date]] = set()
+        for day, groups in [(date.fromisoformat(o["day"]), o["groups"]) for o in old] + [
+            (d.day, memberships(d)) for d in new
+        ]:
+            for group in groups:
+                group = (group[0], group[1])
+                touched.add(group)
+                for freq in FREQS:
+                    cells.add((freq, group, period_start(day, freq)))
+        gone = {g for g in touched & had_groups if not store.group_has_documents(db, g)}
+        added = {g for g in touched - had_groups if store.group_has_documents(db, g)}
+        groups_after = (had_groups - gone) | added
+
+        delete_periods: list[tuple[str, str, str, str]] = []
+        rows: list[dict[str, Any]] = []
+        calendars: dict[str, list[date]] = {}
+        for freq in FREQS:
+            before = periods_between(date.fromisoformat(old_first), date.fromisoformat(old_last), freq) if old_first else []
+            after = periods_between(date.fromisoformat(first), date.fromisoformat(last), freq) if first else []
+            calendars[freq] = after
+            dropped, extra = sorted(set(before) - set(after)), sorted(set(after) - set(before))
+            for group in sorted(had_groups - gone, key=group_order):
+                delete_periods += [(freq, group[0], group[1], p.isoformat()) for p in dropped]
+                rows += [_cell_row(p, freq, group, [], 0) for p in extra]
+            for group in sorted(added, key=group_order):
+                rows += [_cell_row(p, freq, group, [], 0) for p in after]
+        for freq, group, period in sorted(cells, key=lambda c: (c[0], group_order(c[1]), c[2])):
+            if group not in groups_after or not calendars[freq] or not calendars[freq][0] <= period <= calendars[freq][-1]:
+                continue
+            found = store.cell_documents(db, group, period.isoformat(), next_period(period, freq).isoformat())
+            rows.append(_cell_row(period, freq, group, [score for score, _ in found], sum(n for _, n in found)))
+        n_rows = store.update_stance_index(db, delete_groups=sorted(gone), delete_periods=delete_periods, rows=rows)
+
+        alerts = store.alerts_except(db, touched)
+        for group in sorted(touched & groups_after, key=group_order):
+            by_week: dict[date, list[_Doc]] = defaultdict(list)
+            for day, document_id, score in store.group_documents(db, group):
+                by_week[period_start(date.fromisoformat(day), "week")].append(_Doc(document_id, score))
+            alerts += group_alert_rows(group, by_week)
+        n_alerts = store.replace_alerts(db, sort_alerts(alerts))
+        n_documents = store.index_state(db)["n_documents"]
+        store.refresh_statistics(db, always=False)
+        seconds = time.perf_counter() - started
+        store.record_index_build(
+            db, mode="incremental", n_documents=n_documents, n_rows=n_rows, n_alerts=n_alerts, seconds=seconds
+        )
+    return IndexBuild(n_documents, n_rows, n_alerts, seconds, "incremental")
 
 
 def series(

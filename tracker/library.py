@@ -9,7 +9,7 @@ from . import gazetteer, store
 from .analysis import analyse_pending
 from .documents import read_document
 from .errors import InputError
-from .index import refresh_index  # noqa: F401  (part of the library API)
+from .index import refresh_index, update_index  # noqa: F401  (part of the library API)
 from .records import Document
 from .settings import DEMO_DIR, GAZETTEER_PATH
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import gazetteer, store
 from .errors import LockedError, StoreError, TrackerError
-from .index import refresh_index
+from .index import update_index
 from .ingest import IngestReport, Progress, ingest
 from .settings import GAZETTEER_PATH
 from .sources import SourcesFile
@@ -78,9 +78,11 @@ class RunReport:
 
 
 def refresh_stance_index(db, report: RunReport) -> None:
-    """Rebuild the stance index and its shift alerts (``tracker.index``) from the analysed documents."""
-    build = refresh_index(db)
+    """Bring the stance index and its shift alerts (``tracker.index``) up to date: only the
+    periods the new or changed documents touch are recomputed, and nothing when none changed."""
+    build = update_index(db)
     report.refreshed["stance_index"] = {
+        "mode": build.mode,
         "n_documents": build.n_documents,
         "n_rows": build.n_rows,
         "n_alerts": build.n_alerts,

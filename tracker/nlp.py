@@ -548,6 +548,7 @@ def analyse_texts(
             for text, year in zip(texts, reference_years):
                 doc = nlp.make_doc(text)
                 doc._.reference_year = year
+                doc.user_data["tracker_text"] = (len(doc), text)  # doc_text() need not join the tokens again
                 yield doc
 
         stream = with_years()

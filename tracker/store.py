@@ -332,16 +332,42 @@ def documents_to_analyze(
 
 def save_analysis(db: sqlite_utils.Database, document_id: int, analysis: Analysis) -> None:
     """Replace a document's sentences, mentions and figures with ``analysis``, atomically."""
+    save_analyses(db, [(document_id, analysis)])
+
+
+def _entity_ids(db: sqlite_utils.Database) -> set[str]:
+    return {r[0] for r in db.execute("SELECT id FROM entities").fetchall()}
+
+
+def save_analyses(
+    db: sqlite_utils.Database, results: Iterable[tuple[int, Analysis]], *, batch_size: int = 500
+) -> int:
+    """Replace the sentences, mentions and figures of several documents, in one transaction.
+
+    Bulk inserts (sqlite-utils ``insert_all``) with sentence ids assigned here, so the
+    mentions and figures of a whole batch go in without a round trip per sentence.
+    Returns the number of documents saved."""
+    results = list(results)
+    if not results:
+        return 0
     now = utc_now()
+    known = _entity_ids(db)
+    ids = [(document_id,) for document_id, _ in results]
+    sentences: list[dict[str, Any]] = []
+    mentions: list[dict[str, Any]] = []
+    figures: list[dict[str, Any]] = []
+    updates: list[tuple] = []
     with db.atomic():
         for table in ("mentions", "figures", "sentences"):
-            db.execute(f"DELETE FROM {table} WHERE document_id = ?", [document_id])
-        known = {r["id"] for r in db.query("SELECT id FROM entities")}
-        for position, sent in enumerate(analysis.sentences):
-            sentence_id = (
-                db["sentences"]
-                .insert(
+            db.conn.executemany(f"DELETE FROM {table} WHERE document_id = ?", ids)
+        # The deletes hold the write lock, so nobody else can take these ids meanwhile.
+        sentence_id = db.execute("SELECT coalesce(max(id), 0) FROM sentences").fetchone()[0]
+        for document_id, analysis in results:
+            for position, sent in enumerate(analysis.sentences):
+                sentence_id += 1
+                sentences.append(
                     {
+                        "id": sentence_id,
                         "document_id": document_id,
                         "position": position,
                         "start": sent.start,
@@ -354,54 +380,61 @@ def save_analysis(db: sqlite_utils.Database, document_id: int, analysis: Analysi
                         "search_text": search_text(sent.text),
                     }
                 )
-                .last_pk
+                mentions.extend(
+                    {
+                        "document_id": document_id,
+                        "sentence_id": sentence_id,
+                        "entity_id": m.id if m.id in known else None,
+                        "label": m.label,
+                        "text": m.text,
+                        "start": m.start,
+                        "end": m.end,
+                        "role": m.role,
+                        "method": m.source,
+                        "stance_score": m.stance_score,
+                        "stance_label": m.stance_label,
+                    }
+                    for m in sent.mentions
+                )
+                figures.extend(
+                    {
+                        "document_id": document_id,
+                        "sentence_id": sentence_id,
+                        "text": f.text,
+                        "value": f.value,
+                        "low": f.low,
+                        "high": f.high,
+                        "unit": f.unit,
+                        "kind": f.kind,
+                        "approx": int(f.approx),
+                        "period": f.period,
+                        "metric": f.metric,
+                        "start": f.start,
+                        "end": f.end,
+                    }
+                    for f in sent.figures
+                )
+            stance = analysis.stance
+            updates.append(
+                (
+                    analysis.language,
+                    stance.score if stance else None,
+                    stance.label if stance else None,
+                    stance.confidence if stance else None,
+                    analysis.model_version,
+                    now,
+                    document_id,
+                )
             )
-            db["mentions"].insert_all(
-                {
-                    "document_id": document_id,
-                    "sentence_id": sentence_id,
-                    "entity_id": m.id if m.id in known else None,
-                    "label": m.label,
-                    "text": m.text,
-                    "start": m.start,
-                    "end": m.end,
-                    "role": m.role,
-                    "method": m.source,
-                    "stance_score": m.stance_score,
-                    "stance_label": m.stance_label,
-                }
-                for m in sent.mentions
-            )
-            db["figures"].insert_all(
-                {
-                    "document_id": document_id,
-                    "sentence_id": sentence_id,
-                    "text": f.text,
-                    "value": f.value,
-                    "low": f.low,
-                    "high": f.high,
-                    "unit": f.unit,
-                    "kind": f.kind,
-                    "approx": int(f.approx),
-                    "period": f.period,
-                    "metric": f.metric,
-                    "start": f.start,
-                    "end": f.end,
-                }
-                for f in sent.figures
-            )
-        stance = analysis.stance
-        db["documents"].update(
-            document_id,
-            {
-                "language": analysis.language,
-                "stance_score": stance.score if stance else None,
-                "stance_label": stance.label if stance else None,
-                "stance_confidence": stance.confidence if stance else None,
-                "model_version": analysis.model_version,
-                "analyzed_at": now,
-            },
+        for table, rows in (("sentences", sentences), ("mentions", mentions), ("figures", figures)):
+            if rows:
+                db[table].insert_all(rows, batch_size=batch_size)
+        db.conn.executemany(
+            "UPDATE documents SET language = ?, stance_score = ?, stance_label = ?, stance_confidence = ?,"
+            " model_version = ?, analyzed_at = ? WHERE id = ?",
+            updates,
         )
+    return len(results)
 
 
 # --- runs -------------------------------------------------------------------
@@ -703,22 +736,28 @@ _ALERT_COLUMNS = (
 )
 
 
-def index_inputs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Analysed documents with a date: id, published, source_id, stance_score,
-    n_sentences and ``entities``, the ``(entity_id, type)`` pairs they mention."""
+def index_inputs(db: sqlite_utils.Database, ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Analysed documents with a date (of ``ids`` only, when given): id, published, source_id,
+    stance_score, n_sentences and ``entities``, the ``(entity_id, type)`` pairs they mention."""
+    only, params = "", []
+    if ids is not None:
+        only, params = " AND {} IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
     entities: dict[int, list[tuple[str, str]]] = {}
     for row in db.query(
         "SELECT DISTINCT m.document_id, e.id, e.type FROM mentions m JOIN entities e ON e.id = m.entity_id"
+        + (" WHERE 1" + only.format("m.document_id") if only else ""),
+        params,
     ):
         entities.setdefault(row["document_id"], []).append((row["id"], row["type"]))
     rows = db.query(
-        """
+        f"""
         SELECT d.id, d.published, d.source_id, d.stance_score,
                (SELECT count(*) FROM sentences s WHERE s.document_id = d.id) AS n_sentences
         FROM documents d
-        WHERE d.stance_score IS NOT NULL AND d.published IS NOT NULL
+        WHERE d.stance_score IS NOT NULL AND d.published IS NOT NULL{only.format("d.id")}
         ORDER BY d.id
-        """
+        """,
+        params,
     )
     return [{**row, "entities": entities.get(row["id"], [])} for row in rows]
 
@@ -729,10 +768,13 @@ def replace_stance_index(
     alerts: Iterable[dict[str, Any]],
     *,
     n_documents: int,
+    snapshot: tuple[Iterable[tuple], Iterable[tuple]] | None = None,
 ) -> int:
     """Replace the whole index and the alerts, and record the build, in one transaction.
 
-    ``rows`` may be a generator: it is consumed as it is written. Returns the number of rows."""
+    ``rows`` may be a generator: it is consumed as it is written. ``snapshot`` (documents,
+    groups), as :func:`replace_index_snapshot` takes them, replaces what the next
+    incremental update starts from. Returns the number of rows."""
     import time
 
     started = time.perf_counter()
@@ -742,7 +784,9 @@ def replace_stance_index(
     alert_sql = "INSERT INTO alerts ({}) VALUES ({})".format(
         ", ".join(_ALERT_COLUMNS), ", ".join("?" * len(_ALERT_COLUMNS))
     )
-    with db.atomic():
+    with write_transaction(db):
+        if snapshot is not None:
+            replace_index_snapshot(db, *snapshot)
         db.execute("DELETE FROM stance_index")
         cursor = db.conn.executemany(index_sql, ([r[c] for c in _INDEX_COLUMNS] for r in rows))
         n_rows = cursor.rowcount
@@ -773,6 +817,7 @@ def last_index_build(db: sqlite_utils.Database) -> dict[str, Any] | None:
         "SELECT max(analyzed_at), count(stance_score IS NOT NULL AND published IS NOT NULL OR NULL) FROM documents"
     ).fetchone()
     stale = bool(newest and (build["last_analyzed_at"] or "") < newest) or n_scored != build["n_documents"]
+    stale = stale or db.execute("SELECT 1 FROM index_dirty LIMIT 1").fetchone() is not None
     return {**build, "stale": stale}
 
 
@@ -799,3 +844,323 @@ def stance_series(
     """
     params = {"freq": freq, "group_type": group_type, "since": since, "until": until}
     return list(db.query(sql, params))
+
+
+# --- transactions -------------------------------------------------------------
+
+
+class _WriteTransaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken before anything is read, so
+    what the block reads stays true until it commits. Inside a transaction: a savepoint."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.nested = None
+
+    def __enter__(self) -> sqlite_utils.Database:
+        if self.db.conn.in_transaction:
+            self.nested = self.db.atomic()
+            return self.nested.__enter__()
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if self.nested is not None:
+            self.nested.__exit__(kind, value, traceback)
+            return
+        if kind is None:
+            self.db.conn.execute("COMMIT")
+        elif self.db.conn.in_transaction:
+            self.db.conn.execute("ROLLBACK")
+
+
+def write_transaction(db: sqlite_utils.Database) -> _WriteTransaction:
+    """A transaction that holds the write lock from its start (see :class:`_WriteTransaction`)."""
+    return _WriteTransaction(db)
+
+
+# --- back-fill bookkeeping ----------------------------------------------------
+
+
+@migrations(name="0004_backfill")
+def _m0004_backfill(db: sqlite_utils.Database) -> None:
+    # One row per archive partition whose documents are stored (tracker.backfill): a
+    # partition is a fixed run of lines of one archive, keyed by the hash of the file's
+    # content and its index, so a re-run skips what is done whatever the file is called.
+    db.execute(
+        """
+        CREATE TABLE backfill_partitions (
+          file_hash TEXT NOT NULL,     -- SHA-256 of the archive file's bytes
+          partition INTEGER NOT NULL,  -- 0, 1, 2... in file order
+          archive TEXT,                -- the file name it was read from
+          first_line INTEGER,          -- first line of the partition (1-based)
+          n_lines INTEGER,             -- lines read (blank lines included)
+          n_documents INTEGER,         -- records analysed
+          n_new INTEGER,               -- documents stored for the first time
+          engine TEXT,                 -- local or dask
+          stored_at TEXT,
+          PRIMARY KEY (file_hash, partition)
+        )
+        """
+    )
+
+
+def done_partitions(db: sqlite_utils.Database, file_hash: str) -> set[int]:
+    """Indexes of the partitions of the archive with this hash that are already stored."""
+    rows = db.execute("SELECT partition FROM backfill_partitions WHERE file_hash = ?", [file_hash]).fetchall()
+    return {r[0] for r in rows}
+
+
+def save_partition(
+    db: sqlite_utils.Database,
+    partition: dict[str, Any],
+    documents: list[tuple[Document, Analysis]],
+) -> dict[str, int]:
+    """Store one back-fill partition in one transaction: its documents (de-duplicated as
+    ``save_document`` does), their analyses, and the row marking the partition done.
+
+    A document already stored unchanged keeps its analysis; new and changed ones take the
+    analysis given. Returns ``{"new", "updated", "unchanged"}`` counts."""
+    counts = {"new": 0, "updated": 0, "unchanged": 0}
+    with write_transaction(db):
+        analysed: dict[int, Analysis] = {}
+        for document, analysis in documents:
+            document_id, status = save_document(db, document)
+            counts[status] += 1
+            if document_id in analysed:
+                continue  # the same text twice in one partition: analysed once
+            if status != "unchanged" or db.execute(
+                "SELECT analyzed_at IS NULL FROM documents WHERE id = ?", [document_id]
+            ).fetchone()[0]:
+                analysed[document_id] = analysis
+        save_analyses(db, list(analysed.items()))
+        db["backfill_partitions"].insert(
+            {**partition, "n_documents": len(documents), "n_new": counts["new"], "stored_at": utc_now()},
+            replace=True,
+        )
+    return counts
+
+
+# --- the stance index, incrementally ---------------------------------------------
+
+
+@migrations(name="0005_incremental_index")
+def _m0005_incremental_index(db: sqlite_utils.Database) -> None:
+    # What the stance index was last built from (tracker.index.update_index): each scored,
+    # dated document's day, source, score and sentence count, and the groups it counts in.
+    db.execute(
+        """
+        CREATE TABLE index_documents (
+          id INTEGER PRIMARY KEY,      -- documents.id
+          day TEXT NOT NULL,           -- UTC day of publication
+          source_id TEXT,
+          score FLOAT NOT NULL,
+          n_sentences INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_index_documents_day ON index_documents(day)")
+    db.execute(
+        """
+        CREATE TABLE index_groups (
+          group_type TEXT NOT NULL,
+          group_id TEXT NOT NULL,
+          day TEXT NOT NULL,
+          document_id INTEGER NOT NULL,
+          PRIMARY KEY (group_type, group_id, day, document_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_index_groups_document ON index_groups(document_id)")
+    # Documents whose index inputs changed since: kept by triggers, so every writer counts.
+    db.execute("CREATE TABLE index_dirty (document_id INTEGER PRIMARY KEY)")
+    db.execute(
+        """
+        CREATE TRIGGER documents_index_dirty_insert AFTER INSERT ON documents
+        WHEN new.stance_score IS NOT NULL
+        BEGIN INSERT OR IGNORE INTO index_dirty (document_id) VALUES (new.id); END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER documents_index_dirty_update AFTER UPDATE OF published, source_id, stance_score ON documents
+        WHEN new.stance_score IS NOT NULL OR old.stance_score IS NOT NULL
+        BEGIN INSERT OR IGNORE INTO index_dirty (document_id) VALUES (new.id); END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER documents_index_dirty_delete AFTER DELETE ON documents
+        BEGIN INSERT OR IGNORE INTO index_dirty (document_id) VALUES (old.id); END
+        """
+    )
+
+
+_SNAPSHOT_DOCUMENT_SQL = "INSERT INTO index_documents (id, day, source_id, score, n_sentences) VALUES (?, ?, ?, ?, ?)"
+_SNAPSHOT_GROUP_SQL = "INSERT INTO index_groups (group_type, group_id, day, document_id) VALUES (?, ?, ?, ?)"
+
+
+def index_state(db: sqlite_utils.Database) -> dict[str, Any]:
+    """``{"ready", "n_documents", "dirty"}``: whether the last build left a snapshot to update
+    (a build by an older version did not), its size, and the ids of documents changed since."""
+    build = next(db.query("SELECT n_documents FROM index_builds ORDER BY id DESC LIMIT 1"), None)
+    n_snapshot = db.execute("SELECT count(*) FROM index_documents").fetchone()[0]
+    dirty = [r[0] for r in db.execute("SELECT document_id FROM index_dirty ORDER BY document_id").fetchall()]
+    return {"ready": build is not None and build["n_documents"] == n_snapshot, "n_documents": n_snapshot, "dirty": dirty}
+
+
+def index_snapshot(db: sqlite_utils.Database, ids: list[int]) -> list[dict[str, Any]]:
+    """The snapshot rows of these documents: id, day and ``groups`` ((group_type, group_id) pairs)."""
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for row in db.execute(
+        "SELECT document_id, group_type, group_id FROM index_groups WHERE document_id IN (SELECT value FROM json_each(?))",
+        [json.dumps(ids)],
+    ):
+        groups.setdefault(row[0], []).append((row[1], row[2]))
+    rows = db.execute("SELECT id, day FROM index_documents WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])
+    return [{"id": r[0], "day": r[1], "groups": groups.get(r[0], [])} for r in rows]
+
+
+def replace_index_snapshot(
+    db: sqlite_utils.Database,
+    documents: Iterable[tuple[int, str, str | None, float, int]],
+    groups: Iterable[tuple[str, str, str, int]],
+    *,
+    ids: list[int] | None = None,
+) -> None:
+    """Replace the snapshot rows of ``ids`` (all of them when None) with ``documents``
+    ``(id, day, source_id, score, n_sentences)`` and ``groups`` ``(group_type, group_id, day,
+    document_id)``, and forget that those documents were dirty. Call inside a transaction."""
+    if ids is None:
+        for table in ("index_documents", "index_groups", "index_dirty"):
+            db.execute(f"DELETE FROM {table}")
+    else:
+        chosen = json.dumps(ids)
+        db.execute("DELETE FROM index_documents WHERE id IN (SELECT value FROM json_each(?))", [chosen])
+        db.execute("DELETE FROM index_groups WHERE document_id IN (SELECT value FROM json_each(?))", [chosen])
+        db.execute("DELETE FROM index_dirty WHERE document_id IN (SELECT value FROM json_each(?))", [chosen])
+    db.conn.executemany(_SNAPSHOT_DOCUMENT_SQL, documents)
+    db.conn.executemany(_SNAPSHOT_GROUP_SQL, groups)
+
+
+def index_calendar(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
+    """The first and the last day of the snapshot's documents."""
+    return tuple(db.execute("SELECT min(day), max(day) FROM index_documents").fetchone())
+
+
+def indexed_groups(db: sqlite_utils.Database) -> set[tuple[str, str]]:
+    """The groups that have rows in ``stance_index``."""
+    rows = db.execute("SELECT DISTINCT group_type, group_id FROM stance_index WHERE freq = 'month'").fetchall()
+    return {(r[0], r[1]) for r in rows}
+
+
+def group_has_documents(db: sqlite_utils.Database, group: tuple[str, str]) -> bool:
+    return db.execute(
+        "SELECT 1 FROM index_groups WHERE group_type = ? AND group_id = ? LIMIT 1", list(group)
+    ).fetchone() is not None
+
+
+def cell_documents(db: sqlite_utils.Database, group: tuple[str, str], first_day: str, end_day: str) -> list[tuple[float, int]]:
+    """``(score, n_sentences)`` of the snapshot documents of a group from ``first_day`` up to
+    (not including) ``end_day``."""
+    return db.execute(
+        """
+        SELECT d.score, d.n_sentences FROM index_groups g JOIN index_documents d ON d.id = g.document_id
+        WHERE g.group_type = ? AND g.group_id = ? AND g.day >= ? AND g.day < ?
+        """,
+        [group[0], group[1], first_day, end_day],
+    ).fetchall()
+
+
+def group_documents(db: sqlite_utils.Database, group: tuple[str, str]) -> list[tuple[str, int, float]]:
+    """``(day, id, score)`` of every snapshot document of a group."""
+    return db.execute(
+        """
+        SELECT g.day, g.document_id, d.score FROM index_groups g JOIN index_documents d ON d.id = g.document_id
+        WHERE g.group_type = ? AND g.group_id = ?
+        """,
+        list(group),
+    ).fetchall()
+
+
+def alerts_except(db: sqlite_utils.Database, groups: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The stored alerts of every group but these (without their ids)."""
+    return [
+        {c: row[c] for c in _ALERT_COLUMNS}
+        for row in db.query("SELECT * FROM alerts ORDER BY id")
+        if (row["group_type"], row["group_id"]) not in groups
+    ]
+
+
+def update_stance_index(
+    db: sqlite_utils.Database,
+    *,
+    delete_groups: Iterable[tuple[str, str]] = (),
+    delete_periods: Iterable[tuple[str, str, str, str]] = (),
+    rows: Iterable[dict[str, Any]] = (),
+) -> int:
+    """Change part of ``stance_index``: drop every row of ``delete_groups``, drop the rows
+    ``(freq, group_type, group_id, period)`` of ``delete_periods``, then insert or replace
+    ``rows``. Returns the number of rows written. Call inside a transaction."""
+    db.conn.executemany(
+        "DELETE FROM stance_index WHERE group_type = ? AND group_id = ?", [tuple(g) for g in delete_groups]
+    )
+    db.conn.executemany(
+        "DELETE FROM stance_index WHERE freq = ? AND group_type = ? AND group_id = ? AND period = ?",
+        [tuple(k) for k in delete_periods],
+    )
+    sql = "INSERT OR REPLACE INTO stance_index ({}) VALUES ({})".format(
+        ", ".join(_INDEX_COLUMNS), ", ".join("?" * len(_INDEX_COLUMNS))
+    )
+    cursor = db.conn.executemany(sql, ([r[c] for c in _INDEX_COLUMNS] for r in rows))
+    return max(cursor.rowcount, 0)
+
+
+def replace_alerts(db: sqlite_utils.Database, alerts: Iterable[dict[str, Any]]) -> int:
+    """Replace every alert (ids restart, in the order given). Call inside a transaction."""
+    db.execute("DELETE FROM alerts")
+    sql = "INSERT INTO alerts ({}) VALUES ({})".format(", ".join(_ALERT_COLUMNS), ", ".join("?" * len(_ALERT_COLUMNS)))
+    cursor = db.conn.executemany(sql, ([a[c] for c in _ALERT_COLUMNS] for a in alerts))
+    return max(cursor.rowcount, 0)
+
+
+def record_index_build(
+    db: sqlite_utils.Database, *, mode: str, n_documents: int, n_rows: int, n_alerts: int, seconds: float
+) -> None:
+    """Add a row to ``index_builds`` (with the newest analysis the build saw)."""
+    last_analyzed = db.execute("SELECT max(analyzed_at) FROM documents").fetchone()[0]
+    db["index_builds"].insert(
+        {
+            "built_at": utc_now(),
+            "mode": mode,
+            "n_documents": n_documents,
+            "n_rows": n_rows,
+            "n_alerts": n_alerts,
+            "seconds": round(seconds, 3),
+            "last_analyzed_at": last_analyzed,
+        }
+    )
+
+
+# --- indexes for the site's canned queries -------------------------------------------
+
+
+@migrations(name="0006_query_indexes")
+def _m0006_query_indexes(db: sqlite_utils.Database) -> None:
+    # stance_series and `tracker export series`: one frequency and group type, in period
+    # order, read straight from the index with no sort (and a period range when bounded).
+    db.execute("CREATE INDEX idx_stance_index_series ON stance_index(freq, group_type, period, group_id)")
+    # latest_signals / signals_atom: documents newest first, then their strong sentences.
+    db.execute("CREATE INDEX idx_documents_published_or_fetched ON documents(coalesce(published, fetched_at))")
+    strong = STRONG_SIGNAL_SQL.replace("s.", "")
+    db.execute(f"CREATE INDEX idx_sentences_strong ON sentences(document_id) WHERE {strong}")
+
+
+def refresh_statistics(db: sqlite_utils.Database, *, always: bool = True) -> None:
+    """``ANALYZE``: table statistics for SQLite's query planner, which it needs to pick the
+    indexes above (without them it scans a million sentences for latest_signals). With
+    ``always`` false, only when the database has none yet (else ``PRAGMA optimize``)."""
+    if always or not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+        db.execute("ANALYZE")
+    else:
+        db.execute("PRAGMA optimize")
