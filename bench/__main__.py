@@ -6,7 +6,8 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["stance_quality"]
+#: In the order `make bench` runs them (about 8 minutes on 2 cores); stance_quality last, it is slow.
+BENCHMARKS = ["analysis_speed", "memory", "nightly_rerun", "fetch_speed", "db_queries", "stance_quality"]
 
 
 def main(names: list[str]) -> int:

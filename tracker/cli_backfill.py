@@ -56,8 +56,8 @@ def backfill_command(archives, db_path, engine, scheduler, workers, partition_si
     click.echo(
         f"backfill ({report.engine}): {report.stored} partitions stored, {report.skipped} already done; "
         f"{report.records} records analysed: {report.new} new, {report.updated} updated, "
-        f"{report.unchanged} unchanged; stance index {report.index.get('mode', 'not updated')} "
-        f"({report.seconds:.1f} s)"
+        f"{report.unchanged} unchanged; stance index: {report.index.get('mode', 'not updated')}; "
+        f"{report.seconds:.1f} s in all"
     )
 
 

@@ -378,7 +378,7 @@ class FastFeatures:
     """
 
     #: Distinct words whose char_wb n-grams are cached per vectoriser (then the cache restarts).
-    MAX_CACHED_WORDS = 200_000
+    MAX_CACHED_WORDS = 100_000
 
     def __init__(self, union: FeatureUnion):
         self.union = union
