@@ -38,8 +38,10 @@ def _progress(report: BackfillReport, partition: Partition, counts: dict) -> Non
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), help="Stance model directory (English).")
 @reports_errors
 def backfill_command(archives, db_path, engine, scheduler, workers, partition_size, model_dir):
-    """Analyse JSON Lines archives (optionally gzipped) of {"url", "title", "published",
-    "text", "source"} into the database, in partitions, resumable after a crash.
+    """Analyse JSON Lines archives into the database in partitions, here or on a Dask cluster.
+
+    One article per line, {"url", "title", "published", "text", "source"}, gzipped or not;
+    a bad line stops everything before any work. A re-run skips the partitions stored.
 
     Example: tracker backfill archive-2019.jsonl.gz --engine dask --scheduler tcp://10.0.0.5:8786
     """
