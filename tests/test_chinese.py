@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tracker import site
+from tracker import site, store
 from tracker.analysis import analyse_text
 from tracker.cli import cli
 from tracker.language import detect_language
@@ -84,3 +84,49 @@ def test_site_search_finds_two_character_chinese_words(chinese_db, term):
 def test_site_search_still_finds_english_and_not_absent_words(chinese_db):
     assert len(_search(chinese_db, "documents", "borrowing")) == 1
     assert _search(chinese_db, "documents", "京东") == []
+
+
+def test_chinese_feed_and_utf8_listing_are_ingested_analysed_and_searchable(tmp_path):
+    """A UTF-8 Chinese feed and notice listing (the GBK ones are in test_ingest_flow), end to end."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ingest_server import FixtureServer, sources_toml
+
+    from tracker.nightly import nightly_run
+    from tracker.sources import load_sources
+
+    server = FixtureServer().start()
+    try:
+        sources_file = tmp_path / "sources.toml"
+        sources_file.write_text(
+            sources_toml(
+                server.base,
+                [
+                    {"id": "zh-feed", "url": "/zh/feed.xml", "language": "zh"},
+                    {"id": "zh-utf8-listing", "url": "/zh/utf8-list.html", "kind": "listing", "language": "zh",
+                     "links": "ul.notices a"},
+                ],
+            ),
+            encoding="utf-8",
+        )
+        db_path = tmp_path / "zh-run.db"
+        report = nightly_run(db_path, load_sources(sources_file))
+    finally:
+        server.stop()
+    assert report.exit_code == 0, report
+    db = store.open_db(db_path)
+    rows = list(db["documents"].rows)
+    assert len(rows) == 2  # the same two notices, reached from the feed and from the listing
+    assert {r["language"] for r in rows} == {"zh"} and all(r["analyzed_at"] for r in rows)
+    notice = next(r for r in rows if r["url"].endswith("/zh/utf8-notice.html"))
+    assert "财政贴息" in notice["text"] and "版权所有" not in notice["text"]
+    ids = {m["entity_id"] for m in db.query("select entity_id from mentions where document_id = ?", [notice["id"]])}
+    assert {"pboc", "nfra", "mof", "webank", "ant-group"} <= ids
+    assert notice["stance_score"] > 0
+    brief = next(r for r in rows if r["url"].endswith("/zh/utf8-brief.html"))
+    assert brief["stance_score"] < 0
+    store.checkpoint(db)
+    for term in ("花呗", "蚂蚁集团"):
+        assert [d["id"] for d in _search(db_path, "documents", term)] == [notice["id"]]
