@@ -333,18 +333,8 @@ class _Run:
                     notes.append(item.skipped)
                     if item.link and item.article is not None:
                         # Remembered with its validators: next time a 304 skips it quietly.
-                        store.save_fetch_state(
-                            self.db,
-                            item.link,
-                            source_id=source.id,
-                            kind="article",
-                            final_url=item.article.final_url,
-                            etag=item.article.etag,
-                            last_modified=item.article.last_modified,
-                            http_status=item.article.status,
-                            status="skipped",
-                            error=item.skipped,
-                            document_id=None,
+                        self._remember_article(
+                            item, source, final_url=item.article.final_url, status="skipped", error=item.skipped
                         )
                     continue
                 if item.not_modified:
@@ -361,19 +351,13 @@ class _Run:
                     else:
                         setattr(report, status, getattr(report, status) + 1)
                         if item.link and item.error is None and item.article is not None:
-                            store.save_fetch_state(
-                                self.db,
-                                item.link,
-                                changed=status != "unchanged",
-                                source_id=source.id,
-                                kind="article",
+                            self._remember_article(
+                                item,
+                                source,
                                 final_url=item.document.url,
-                                etag=item.article.etag,
-                                last_modified=item.article.last_modified,
-                                http_status=item.article.status,
                                 status="ok",
-                                error=None,
                                 document_id=document_id,
+                                changed=status != "unchanged",
                             )
                 if item.error:
                     report.failed += 1
@@ -412,6 +396,33 @@ class _Run:
             else:
                 report.status = OK
             store.record_source_status(self.db, source.id, ok=report.worked, status=report.status, error=report.error)
+
+    def _remember_article(
+        self,
+        item: _Item,
+        source: Source,
+        *,
+        final_url: str | None,
+        status: str,
+        error: str | None = None,
+        document_id: int | None = None,
+        changed: bool = False,
+    ) -> None:
+        """Store an article page's validators so the next run's conditional GET can skip it."""
+        store.save_fetch_state(
+            self.db,
+            item.link,
+            changed=changed,
+            source_id=source.id,
+            kind="article",
+            final_url=final_url,
+            etag=item.article.etag,
+            last_modified=item.article.last_modified,
+            http_status=item.article.status,
+            status=status,
+            error=error,
+            document_id=document_id,
+        )
 
     def save_failure(self, source: Source, report: SourceReport, reason: str) -> None:
         report.status, report.error = ERROR, _one_line(reason)
