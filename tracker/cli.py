@@ -294,6 +294,7 @@ def demo(db_path, no_serve, port):
 
 # Commands that live in their own modules, registered here so `tracker` has them all.
 from .cli_backfill import backfill_command  # noqa: E402
+from .cli_benchmark import evaluate_fomc  # noqa: E402
 from .cli_entities import evaluate_entities, train_ner  # noqa: E402
 from .cli_ingest import COMMANDS as _INGEST_COMMANDS  # noqa: E402
 from .cli_site import COMMANDS as _SITE_COMMANDS  # noqa: E402
@@ -301,6 +302,7 @@ from .cli_site import COMMANDS as _SITE_COMMANDS  # noqa: E402
 for _command in [*_INGEST_COMMANDS, *_SITE_COMMANDS, train_ner, backfill_command]:
     cli.add_command(_command)
 evaluate.add_command(evaluate_entities)
+evaluate.add_command(evaluate_fomc)
 
 
 if __name__ == "__main__":  # pragma: no cover

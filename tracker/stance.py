@@ -28,7 +28,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from . import __version__
+from . import __version__, embeddings
 from .errors import ModelError
 from .settings import STANCE_LABELS
 
@@ -139,6 +139,21 @@ class PolicyCueFeatures(TransformerMixin, BaseEstimator):
                     counts[3 if negated else 1] += 1
             rows.append([np.log1p(c) for c in counts])
         return np.asarray(rows, dtype=float)
+
+
+class SentenceEmbeddingFeatures(TransformerMixin, BaseEstimator):
+    """Frozen MiniLM sentence embeddings (384 numbers, unit length) as features.
+
+    Only for the external benchmark (``BENCHMARK_PIPELINES``): it needs PyTorch and the
+    optional ``benchmark`` extra, and is not on the allow-list, so a saved model holding
+    it refuses to load. The model stays in the installed package, not in this object.
+    """
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return embeddings.encode(list(X))
 
 
 # Economic direction pairs: a topic word with a direction word near it
@@ -300,6 +315,23 @@ def build_pipeline(name: str = "word_char_lr", **params) -> Pipeline:
             transformer_weights={"word": 1.0, "char": 1.0, "cues": 1.0, "pairs": params.get("pair_weight", 2.0)},
         )
         classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+    elif name == "policy_cues_minilm_lr":
+        # policy_cues_lr's blocks plus sentence embeddings: each block is unit length,
+        # so weight 1 gives the embedding as much say as the word or char n-grams.
+        features = FeatureUnion(
+            [
+                ("word", _word_features(preprocessor=mark_negation, **params)),
+                ("char", _char_features(**params)),
+                ("cues", PolicyCueFeatures()),
+                ("pairs", _pair_features()),
+                ("minilm", SentenceEmbeddingFeatures()),
+            ],
+            transformer_weights={
+                "word": 1.0, "char": 1.0, "cues": 1.0, "pairs": params.get("pair_weight", 2.0),
+                "minilm": params.get("embedding_weight", 1.0),
+            },
+        )
+        classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
     elif name == "zh_char_lr":
         features = FeatureUnion([("char", _zh_char_features())])
         classifier = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
@@ -325,7 +357,14 @@ PIPELINES_BY_LANGUAGE = {
     "zh": ("zh_char_lr", "zh_char_svm", "zh_cues_lr"),
 }
 PIPELINE_NAMES = PIPELINES_BY_LANGUAGE["en"]
-ALL_PIPELINES = PIPELINES_BY_LANGUAGE["en"] + PIPELINES_BY_LANGUAGE["zh"]
+#: Candidates that need the optional ``benchmark`` extra (PyTorch): never shipped.
+EMBEDDING_PIPELINES = ("policy_cues_minilm_lr",)
+ALL_PIPELINES = PIPELINES_BY_LANGUAGE["en"] + PIPELINES_BY_LANGUAGE["zh"] + EMBEDDING_PIPELINES
+
+
+def benchmark_pipelines() -> tuple[str, ...]:
+    """The English candidates for an external benchmark: the embedding one too when installed."""
+    return PIPELINE_NAMES + (EMBEDDING_PIPELINES if embeddings.available() else ())
 
 
 def calibration_scores(gold: list[str], probs: np.ndarray, bins: int = 10) -> dict:
