@@ -547,16 +547,22 @@ def fit(records: list[dict], *, name: str = "word_char_lr", params: dict | None 
     """Fit a named pipeline on the given records (the caller chooses the rows: train only)."""
     pipeline = build_pipeline(name, **(params or {}))
     pipeline.fit([r["text"] for r in records], [r["label"] for r in records])
-    _drop_pruned_terms(pipeline)
+    _compact_for_saving(pipeline)
     return pipeline
 
 
-def _drop_pruned_terms(pipeline: Pipeline) -> None:
-    """Vectorizers keep every term they pruned (``stop_words_``) only for
-    introspection; it is most of a saved model's size, so drop it."""
+def _compact_for_saving(pipeline: Pipeline) -> None:
+    """Make a fitted pipeline small to save, without changing a single prediction.
+
+    Vectorizers keep every term they pruned (``stop_words_``) only for introspection:
+    dropped. A vocabulary cut by ``max_features`` maps terms to numpy integers, which
+    skops writes as one file each inside the model's zip: made plain ``int``.
+    """
     for _, transformer in pipeline.named_steps["features"].transformer_list:
         if hasattr(transformer, "stop_words_"):
             del transformer.stop_words_
+        if hasattr(transformer, "vocabulary_"):
+            transformer.vocabulary_ = {term: int(column) for term, column in transformer.vocabulary_.items()}
 
 
 def library_versions() -> dict[str, str]:
