@@ -65,3 +65,15 @@ def test_outside_libraries_have_one_adapter_each():
             root = name.split(".")[0]
             if root in ADAPTERS:
                 assert path.stem in ADAPTERS[root], f"{path.stem} imports {root}"
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    # spaCy, scikit-learn and Datasette take seconds to import: only the commands that
+    # use them load them, so `tracker -h`, `sources` or `export` answer at once.
+    import subprocess
+    import sys
+
+    heavy = ("spacy", "sklearn", "skops", "datasette", "dask", "torch")
+    code = f"import sys, tracker.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

@@ -33,7 +33,6 @@ from itertools import islice
 from pathlib import Path
 
 from . import store
-from .analysis import analyse_texts, publication_year
 from .canonical import NotHttpURL, canonical_url
 from .documents import parse_date, slugify
 from .errors import BackfillError, InputError, TrackerError
@@ -42,7 +41,6 @@ from .language import detect_language
 from .library import init_db
 from .nightly import run_lock
 from .records import Analysis, Document
-from .training import load_model
 
 ENGINES = ("local", "dask")
 #: Lines per partition: big enough that a task outweighs its scheduling, small enough
@@ -183,6 +181,10 @@ def analyse_partition(
     lines: list[str], *, archive: str, first_line: int, model_dir: str | None = None
 ) -> list[tuple[Document, Analysis]]:
     """Parse and analyse a partition's lines: ``(Document, Analysis)`` per record, in order."""
+    # Imported here (also on Dask workers): `tracker backfill -h` need not load spaCy.
+    from .analysis import analyse_texts, publication_year
+    from .training import load_model
+
     documents = []
     for number, line in enumerate(lines, start=first_line):
         document = parse_record(line, where=f"{archive}:{number}")

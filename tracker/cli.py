@@ -13,13 +13,14 @@ from pathlib import Path
 import click
 
 from . import __version__, library, store
-from .analysis import analyse_texts, analyse_text
 from .cli_common import CONTEXT_SETTINGS, OneLineErrors, db_option, reports_errors
 from .documents import decode_text, read_document
 from .errors import InputError
 from .language import detect_language
 from .records import Analysis
-from .training import evaluate_stance, is_stale, load_model, train_stance
+
+# analysis and training (spaCy, scikit-learn: seconds to import) are imported inside the
+# commands that use them, so `tracker -h`, `sources`, `serve` and `export` start at once.
 
 class TrackerGroup(click.Group):
     """Commands declared on the group get one-line usage errors by default."""
@@ -143,6 +144,9 @@ def extract(file, as_json, as_jsonl, language, model_dir):
 
     Example: tracker extract notice.txt --json
     """
+    from .analysis import analyse_text, analyse_texts
+    from .training import load_model
+
     if as_jsonl:
         rows = _read_jsonl(sys.stdin)
         by_language: dict[str, list[int]] = {}
@@ -184,6 +188,8 @@ def score(model_dir):
 
     Example: echo '{"id": 1, "text": "The PBOC cut rates."}' | tracker score
     """
+    from .training import load_model
+
     rows = _read_jsonl(sys.stdin)
     model = load_model("en", model_dir)
     for row, (value, label, _) in zip(rows, model.score([r["text"] for r in rows])):
@@ -203,6 +209,7 @@ def train(data_files, out_dir, language, if_stale):
     """
     from .corpus import stance_files
     from .settings import stance_model_dir
+    from .training import is_stale, train_stance
 
     files = [Path(p) for p in data_files] or stance_files(language)
     target = out_dir or stance_model_dir(language)
@@ -233,6 +240,8 @@ def evaluate(ctx, data_file, model_dir, split, as_json):
         return
     if not data_file:
         raise click.UsageError("give --data FILE, or a subcommand such as 'entities'")
+    from .training import evaluate_stance
+
     report = evaluate_stance(data_file, model_dir=model_dir, split=split)
     if as_json:
         click.echo(json.dumps(report, indent=2))

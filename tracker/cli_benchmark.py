@@ -11,11 +11,9 @@ from pathlib import Path
 
 import click
 
-from . import stance
 from .cli_common import CONTEXT_SETTINGS, OneLineErrors, reports_errors
 from .errors import InputError
 from .settings import PROJECT_ROOT
-from .training import FOMC_PUBLISHED, benchmark_external
 
 DEFAULT_FOMC_DIR = PROJECT_ROOT.parent / "shared" / "data" / "fomc"
 
@@ -41,6 +39,9 @@ def evaluate_fomc(data_dir: Path, model_dir: str | None, candidates: str | None,
     Selection uses a fixed 20% share of the train split; the test split is scored once.
     Example: tracker evaluate fomc --dir ../shared/data/fomc
     """
+    from . import stance
+    from .training import FOMC_PUBLISHED, benchmark_external
+
     train_file, test_file = data_dir / "train.jsonl", data_dir / "test.jsonl"
     for path in (train_file, test_file):
         if not path.is_file():

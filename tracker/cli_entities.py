@@ -12,13 +12,15 @@ from pathlib import Path
 
 import click
 
-from . import entity_eval, ner_training
 from .cli_common import CONTEXT_SETTINGS, OneLineErrors, reports_errors
+from .settings import NER_DATA_PATH, NER_MODEL_DIR
+
+# ner_training (spaCy) is imported inside the commands: `tracker -h` should not load it.
 
 @click.command("train-ner", cls=OneLineErrors, context_settings=CONTEXT_SETTINGS)
-@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), default=ner_training.NER_DATA_PATH,
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), default=NER_DATA_PATH,
               show_default=True, help="Annotated sentences (JSON Lines).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=ner_training.NER_MODEL_DIR,
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=NER_MODEL_DIR,
               show_default=True, help="Where to save the model.")
 @click.option("--build-data", is_flag=True,
               help="First rebuild the sentences from corpus/ner/templates.txt and names.json.")
@@ -29,6 +31,8 @@ def train_ner(data_file: Path, out_dir: Path, build_data: bool, if_stale: bool):
 
     Example: tracker train-ner --build-data
     """
+    from . import ner_training
+
     if build_data:
         rows = ner_training.build_ner_data()
         ner_training.write_jsonl(rows, data_file)
@@ -56,6 +60,8 @@ def evaluate_entities(data_file: Path, as_json: bool, show_errors: bool, no_fall
 
     Example: tracker evaluate entities --data corpus/gold/entities.jsonl
     """
+    from . import entity_eval, ner_training
+
     report = ner_training.evaluate_gold(data_file, ner_fallback=not no_fallback)
     if as_json:
         if not show_errors:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import gazetteer, store
-from .analysis import analyse_pending
 from .documents import read_document
 from .errors import InputError
 from .index import refresh_index, update_index  # noqa: F401  (part of the library API)
@@ -46,6 +45,9 @@ def add_files(db, paths: list[str | Path], **options) -> list[Added]:
 
 def analyze(db, *, rescore: bool = False, model_dir: str | Path | None = None, progress=None) -> int:
     """Analyse documents not analysed yet (or scored by another model, with ``rescore``)."""
+    # Imported here: spaCy and scikit-learn load only when something is analysed.
+    from .analysis import analyse_pending
+
     return analyse_pending(db, rescore=rescore, model_dir=model_dir, progress=progress)
 
 

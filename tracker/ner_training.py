@@ -33,15 +33,12 @@ from . import entity_eval, gazetteer, nlp
 from .errors import InputError, ModelError
 from .jsonl import iter_jsonl
 from .language import detect_language
-from .settings import CORPUS_DIR, GAZETTEER_PATH, GOLD_DIR, MODELS_DIR
+from .settings import GAZETTEER_PATH, GOLD_DIR, NER_DATA_PATH, NER_DIR, NER_MODEL_DIR
 
-NER_DIR = CORPUS_DIR / "ner"
 TEMPLATES_PATH = NER_DIR / "templates.txt"
 NAMES_PATH = NER_DIR / "names.json"
-NER_DATA_PATH = NER_DIR / "en_ner.jsonl"
 NER_CONFIG_PATH = NER_DIR / "config.cfg"
 GOLD_PATH = GOLD_DIR / "entities.jsonl"
-NER_MODEL_DIR = MODELS_DIR / "ner-en"
 
 LABELS = ("LENDER", "REGULATOR", "GOVERNMENT")
 _SLOT = re.compile(r"\{([A-Z]+?)(\d?)\}")

@@ -17,6 +17,9 @@ SOURCES_PATH = SEEDS_DIR / "sources.toml"
 STANCE_DATA_DIR = CORPUS_DIR / "stance"
 DEMO_DIR = CORPUS_DIR / "demo"
 GOLD_DIR = CORPUS_DIR / "gold"
+NER_DIR = CORPUS_DIR / "ner"
+NER_DATA_PATH = NER_DIR / "en_ner.jsonl"
+NER_MODEL_DIR = MODELS_DIR / "ner-en"
 
 
 def stance_model_dir(language: str = "en") -> Path:
