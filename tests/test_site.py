@@ -281,3 +281,12 @@ def test_a_fresh_database_serves_every_page(tmp_path, fetch):
         assert response.status_code == 200 and response.json() == [], name
     assert fetch(ds, "/-/dashboards/stance").status_code == 200
     assert fetch(ds, "/tracker/alerts_atom").status_code == 200
+    # Subscribing before the first alert must work: a valid feed with no entries (not a 500).
+    for feed in ("alerts_atom", "signals_atom"):
+        assert _feed(ds, fetch, f"/tracker/{feed}.atom") == []
+
+
+def test_a_feed_filtered_to_nothing_is_a_valid_empty_feed(ds, fetch):
+    root = ET.fromstring(fetch(ds, "/tracker/signals_atom.atom?atom_title=no+such+title").text)
+    assert root.tag == f"{ATOM}feed" and root.findall(f"{ATOM}entry") == []
+    assert root.find(f"{ATOM}link").get("rel") == "self" and root.findtext(f"{ATOM}updated")
