@@ -9,6 +9,7 @@ from tracker import site, store
 from tracker.analysis import analyse_text
 from tracker.cli import cli
 from tracker.language import detect_language
+from tracker.segment import search_query
 
 NOTICE = (
     "中国人民银行、国家金融监督管理总局联合印发通知，鼓励持牌机构加大消费信贷投放，支持蚂蚁集团旗下花呗、借呗"
@@ -79,6 +80,22 @@ def test_site_search_finds_two_character_chinese_words(chinese_db, term):
     documents = _search(chinese_db, "documents", term)
     assert len(documents) == 1 and documents[0]["language"] == "zh"
     assert any(term in s["text"] for s in _search(chinese_db, "sentences", term))
+
+
+@pytest.mark.parametrize("query", ["蚂蚁集团花呗", "个人消费贷款余额"])
+def test_site_search_splits_chinese_typed_without_spaces(chinese_db, query):
+    # Neither query is one indexed word: each is cut into words, and every word must occur.
+    assert [d["language"] for d in _search(chinese_db, "documents", query)] == ["zh"]
+
+
+def test_site_search_of_chinese_words_needs_every_word(chinese_db):
+    assert _search(chinese_db, "documents", "蚂蚁集团京东") == []  # 京东 is not in the notice
+
+
+def test_search_query_cuts_chinese_runs_only():
+    assert search_query("蚂蚁集团花呗") == "蚂蚁集团 花呗"
+    assert search_query("Ant Group 花呗额度") == "Ant Group 花呗 额度"
+    assert search_query("borrowing costs") == "borrowing costs"
 
 
 def test_site_search_still_finds_english_and_not_absent_words(chinese_db):

@@ -40,3 +40,17 @@ def search_text(text: str | None) -> str | None:
         return None
     words = (w.strip() for w in _segmenter().cut_for_search(text))
     return " ".join(w for w in words if w)
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def search_query(query: str) -> str:
+    """A search typed without spaces, split into words: 蚂蚁集团花呗 -> 蚂蚁集团 花呗.
+
+    Chinese is written without spaces, but full-text search matches whole tokens; the
+    indexed column holds jieba's words, so the query is cut into jieba's words too (each
+    must then occur). Text outside Chinese runs is left as it is.
+    """
+    spaced = _CJK_RUN.sub(lambda run: f" {' '.join(_segmenter().lcut(run.group()))} ", query)
+    return " ".join(spaced.split())
