@@ -36,10 +36,6 @@ MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NEGATORS = re.compile(
-    r"\b(?:not|no|never|neither|nor|without|cannot|won't|wouldn't|isn't|aren't|wasn't|weren't|"
-    r"don't|doesn't|didn't|shouldn't|mustn't|refused to|declined to|ruled out|denied)\b"
-)
 _CLAUSE_END = re.compile(r"[,.;:!?()\u3002\uff0c\uff1b]")
 
 
@@ -54,19 +50,33 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
+#: Words that open a negation's scope (to the end of the clause); "refused", "declined"
+#: and "denied" too (``mark_negation``). A set look-up per word, not a regex.
+_NEGATOR_WORDS = frozenset(
+    {"not", "no", "never", "neither", "nor", "without", "cannot", "won't", "wouldn't", "isn't", "aren't", "wasn't",
+     "weren't", "don't", "doesn't", "didn't", "shouldn't", "mustn't", "denied"}
+)
+
+
 def mark_negation(text: str) -> str:
     """``clean_text`` plus a ``neg_`` prefix on words inside a negation's scope.
 
     "will not relax the cap" -> "will not neg_relax neg_the neg_cap", so a negated
     easing word is a different feature from an asserted one.
     """
+    # Two feature blocks of a pipeline ask for the same text: compute it once.
+    return _mark_negation(text)
+
+
+@lru_cache(maxsize=16384)
+def _mark_negation(text: str) -> str:
     text = clean_text(text)
     out: list[str] = []
     for clause in re.split(r"(?<=[,.;:!?])\s+", text):
         words = clause.split()
         negating = False
         for word in words:
-            if _NEGATORS.fullmatch(word.strip(",.;:!?")) or word in {"refused", "declined", "denied"}:
+            if word.strip(",.;:!?") in _NEGATOR_WORDS or word in {"refused", "declined", "denied"}:
                 out.append(word)
                 negating = True
                 continue
@@ -131,14 +141,20 @@ class PolicyCueFeatures(TransformerMixin, BaseEstimator):
             counts = [0.0, 0.0, 0.0, 0.0]
             for word in words:
                 negated = word.startswith("neg_")
-                stem = word[4:] if negated else word
-                stem = stem.strip(".,;:!?\"'()")
-                if stem.startswith(TIGHTENING_CUES) or stem in TIGHTENING_WORDS:
+                tightening, easing = _cue_kind(word[4:] if negated else word)
+                if tightening:
                     counts[2 if negated else 0] += 1
-                if stem.startswith(EASING_CUES):
+                if easing:
                     counts[3 if negated else 1] += 1
             rows.append([np.log1p(c) for c in counts])
         return np.asarray(rows, dtype=float)
+
+
+@lru_cache(maxsize=65536)
+def _cue_kind(word: str) -> tuple[bool, bool]:
+    """(is a tightening cue, is an easing cue), worked out once per distinct word."""
+    stem = word.strip(".,;:!?\"'()")
+    return stem.startswith(TIGHTENING_CUES) or stem in TIGHTENING_WORDS, stem.startswith(EASING_CUES)
 
 
 class SentenceEmbeddingFeatures(TransformerMixin, BaseEstimator):
@@ -182,6 +198,21 @@ _PAIR_WINDOW = 8
 _PAIR_NEGATORS = frozenset({"not", "no", "without", "never", "less"})
 
 
+# Words repeat (Zipf): what a token is, topic or direction, is worked out once per word.
+@lru_cache(maxsize=65536)
+def _topics_of(token: str) -> tuple[str, ...]:
+    return tuple(topic for topic, pattern in _TOPIC_RES.items() if pattern.fullmatch(token))
+
+
+@lru_cache(maxsize=65536)
+def _direction_of(token: str) -> str | None:
+    if _UP.fullmatch(token):
+        return "up"
+    if _DOWN.fullmatch(token):
+        return "down"
+    return None
+
+
 def _nearest_direction(tokens: list[str], i: int) -> str | None:
     """The direction word closest to ``tokens[i]`` within the window and the same clause."""
     for distance in range(1, _PAIR_WINDOW + 1):
@@ -191,10 +222,9 @@ def _nearest_direction(tokens: list[str], i: int) -> str | None:
             between = tokens[min(i, j) + 1 : max(i, j)]
             if any(t in ",;:.()" for t in between):
                 continue
-            if _UP.fullmatch(tokens[j]):
-                return "up"
-            if _DOWN.fullmatch(tokens[j]):
-                return "down"
+            direction = _direction_of(tokens[j])
+            if direction:
+                return direction
     return None
 
 
@@ -203,13 +233,12 @@ def direction_pairs(text: str) -> str:
     tokens = _PAIR_TOKEN.findall(clean_text(text))
     out = []
     for i, token in enumerate(tokens):
-        for topic, pattern in _TOPIC_RES.items():
-            if pattern.fullmatch(token):
-                direction = _nearest_direction(tokens, i)
-                if direction:
-                    nearby = tokens[max(0, i - _PAIR_WINDOW) : i + _PAIR_WINDOW]
-                    negated = "_neg" if _PAIR_NEGATORS.intersection(nearby) else ""
-                    out.append(f"{topic}_{direction}{negated}")
+        for topic in _topics_of(token):
+            direction = _nearest_direction(tokens, i)
+            if direction:
+                nearby = tokens[max(0, i - _PAIR_WINDOW) : i + _PAIR_WINDOW]
+                negated = "_neg" if _PAIR_NEGATORS.intersection(nearby) else ""
+                out.append(f"{topic}_{direction}{negated}")
     return " ".join(out) or "none"
 
 
