@@ -12,7 +12,7 @@ from tracker import corpus, stance
 from tracker.analysis import analyse_text
 from tracker.settings import PROJECT_ROOT, stance_model_dir
 from tracker import embeddings
-from tracker.training import FOMC_PUBLISHED, benchmark_external, evaluate_stance
+from tracker.training import FOMC_PUBLISHED, benchmark_external, evaluate_stance, held_out_file_scores
 
 FOMC = PROJECT_ROOT.parent / "shared" / "data" / "fomc"
 SEED = PROJECT_ROOT.parent / "shared" / "seed" / "000_0afc5f2b6c240f27.txt"
@@ -43,6 +43,12 @@ def main() -> None:
     merged = Path("/tmp/tracker_bench_en.jsonl")
     merged.write_text("".join(p.read_text(encoding="utf-8") for p in files), encoding="utf-8")
     print(_row("our test split: shipped model (scored once, here)", evaluate_stance(merged, split="test")))
+    print("\nEach file held out in turn (the shipped pipeline fitted on the other files' train and dev rows):")
+    held_out = held_out_file_scores(files, name=meta["pipeline"], params=meta["params"])
+    for row in held_out:
+        print(f"  {row['file']:<24} n {row['n']:>4}  macro-F1 {row['macro_f1']:.3f}")
+    scores = [row["macro_f1"] for row in held_out]
+    print(f"  lowest {min(scores):.3f}, mean {sum(scores) / len(scores):.3f}\n")
     if FOMC.exists():
         if not embeddings.available():
             print("(benchmark extra not installed: policy_cues_minilm_lr is left out; `make bench` installs it)")

@@ -6,7 +6,7 @@ import pytest
 from tracker import corpus, stance
 from tracker.cli import cli
 from tracker.errors import InputError, ModelError
-from tracker.settings import stance_model_dir
+from tracker.settings import STANCE_DATA_DIR, stance_model_dir
 from tracker.training import is_stale, train_stance
 
 TINY = [
@@ -135,3 +135,22 @@ def test_saved_model_stores_its_vocabularies_compactly(tmp_path):
     with zipfile.ZipFile(tmp_path / stance.MODEL_FILE) as archive:
         assert len(archive.infolist()) < 50 < n_terms
     assert stance.load(tmp_path).predict([t for t, _ in TINY]) == model.predict([t for t, _ in TINY])
+
+
+def test_held_out_file_scores_fit_on_the_other_files_and_never_touch_test(tmp_path):
+    from tracker.training import held_out_file_scores
+
+    paths = []
+    for name in ("en_official.jsonl", "en_press.jsonl"):
+        path = tmp_path / name
+        lines = (STANCE_DATA_DIR / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        path.write_text("".join(lines[:300]), encoding="utf-8")
+        paths.append(path)
+    rows = held_out_file_scores(paths, name="word_char_lr", params={"C": 10.0})
+    expected = {p.name: sum(r["split"] != "test" for r in corpus.load_labelled([p])) for p in paths}
+    assert {r["file"]: r["n"] for r in rows} == expected
+    # 250 official sentences teach the press file (and back) well above chance (0.33):
+    # a label or row mix-up would land near or below it.
+    assert all(r["macro_f1"] > 0.45 for r in rows)
+    with pytest.raises(InputError, match="at least two"):
+        held_out_file_scores(paths[:1], name="word_char_lr")

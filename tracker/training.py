@@ -116,6 +116,26 @@ def evaluate_stance(data_file: str | Path, *, model_dir: str | Path | None = Non
     return report
 
 
+def held_out_file_scores(data_files: list[Path], *, name: str, params: dict | None = None) -> list[dict]:
+    """Macro-F1 on each file when the pipeline is fitted on the others (train and dev rows only).
+
+    Each file was written at a different time, in different registers, by a different hand:
+    a file the model never saw estimates how it reads phrasing that is new to it, which
+    a hash split (whose dev and test share their writers with train) cannot. Test rows are
+    left out on both sides, so the test split stays unseen.
+    """
+    by_file = {Path(p).name: [r for r in corpus.load_labelled([p]) if r["split"] != "test"] for p in data_files}
+    if len(by_file) < 2:
+        raise InputError("held-out file scores need at least two labelled files")
+    rows = []
+    for held_out, scored in by_file.items():
+        fitted = [r for other, records in by_file.items() if other != held_out for r in records]
+        model = stance.StanceModel(stance.fit(fitted, name=name, params=params))
+        report = stance.classification_report([r["label"] for r in scored], model.predict([r["text"] for r in scored]))
+        rows.append({"file": held_out, "n": len(scored), "macro_f1": report["macro_f1"]})
+    return rows
+
+
 def load_model(language: str = "en", model_dir: str | Path | None = None) -> stance.StanceModel:
     """The saved model for ``language`` (loaded once per process)."""
     directory = Path(model_dir) if model_dir else stance_model_dir(language)
