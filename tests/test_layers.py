@@ -77,3 +77,17 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     code = f"import sys, tracker.cli; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_analysing_nothing_new_loads_no_model(tmp_path):
+    # The nightly run with nothing new must not pay seconds for spaCy and scikit-learn.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tracker import library; "
+        f"db = library.init_db({str(tmp_path / 'empty.db')!r}); "
+        "print(library.analyze(db), 'spacy' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "False", "False"]

