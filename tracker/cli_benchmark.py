@@ -20,7 +20,7 @@ DEFAULT_FOMC_DIR = PROJECT_ROOT.parent / "shared" / "data" / "fomc"
 
 def _line(name: str, report: dict) -> str:
     return (
-        f"  {name:<50} n {report['n']:>4}  weighted F1 {report['weighted_f1']:.3f}  "
+        f"  {name:<66} n {report['n']:>4}  weighted F1 {report['weighted_f1']:.3f}  "
         f"macro F1 {report['macro_f1']:.3f}  Brier {report['brier']:.3f}  ECE {report['ece']:.3f}"
     )
 
@@ -47,9 +47,10 @@ def evaluate_fomc(data_dir: Path, model_dir: str | None, candidates: str | None,
         if not path.is_file():
             raise InputError(f"no {path.name} in {data_dir}: give --dir the folder holding train.jsonl and test.jsonl")
     names = tuple(n.strip() for n in candidates.split(",") if n.strip()) if candidates else None
+    known = stance.PIPELINE_NAMES + stance.EMBEDDING_PIPELINES
     for name in names or ():
-        if name not in stance.PIPELINE_NAMES + stance.EMBEDDING_PIPELINES:
-            raise InputError(f"unknown pipeline {name!r}; choose from: {', '.join(stance.PIPELINE_NAMES + stance.EMBEDDING_PIPELINES)}")
+        if name not in known:
+            raise InputError(f"unknown pipeline {name!r}; choose from: {', '.join(known)}")
     report = benchmark_external(train_file, test_file, shipped_model_dir=model_dir, candidates=names)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -66,4 +67,4 @@ def evaluate_fomc(data_dir: Path, model_dir: str | None, candidates: str | None,
     click.echo(_line("the same, on test texts not seen in train", report["trained"]["clean"]))
     click.echo("published (weighted F1, 3-seed means):")
     for name, value in FOMC_PUBLISHED:
-        click.echo(f"  {name:<50} {value:.3f}")
+        click.echo(f"  {name:<66} {value:.3f}")
