@@ -113,3 +113,13 @@ def test_embedding_candidate_is_offered_for_the_benchmark_but_cannot_be_shipped(
     stance.save(stance.StanceModel(pipeline, {"version": "x"}), tmp_path)
     with pytest.raises(ModelError, match="untrusted types"):
         stance.load(tmp_path)
+
+
+@pytest.mark.skipif(embeddings.available(), reason="here the embedding candidate is compared")
+def test_evaluate_fomc_says_which_candidate_it_could_not_compare(runner, bench_dir):
+    result = runner.invoke(cli, ["evaluate", "fomc", "--dir", str(bench_dir)])
+    assert result.exit_code == 0, result.output
+    assert "policy_cues_minilm_lr not compared" in result.output and ".venv-bench/bin/tracker" in result.output
+    assert json.loads(runner.invoke(cli, ["evaluate", "fomc", "--dir", str(bench_dir), "--json"]).output)["candidates"] == list(
+        stance.PIPELINE_NAMES
+    )

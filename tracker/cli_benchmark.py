@@ -61,6 +61,10 @@ def evaluate_fomc(data_dir: Path, model_dir: str | None, candidates: str | None,
     click.echo("candidates compared on a 20% dev share of the train split (selected on macro F1):")
     for name, row in selected["dev"].items():
         click.echo(f"  {name:<24} dev macro F1 {row['dev_macro_f1']:.3f}  weighted F1 {row['dev_weighted_f1']:.3f}  {row['params']}")
+    left_out = [name for name in stance.EMBEDDING_PIPELINES if name not in report["candidates"]]
+    if left_out and not names:
+        click.echo(f"  ({', '.join(left_out)} not compared: the benchmark extra is not installed here; "
+                   "`make bench` builds .venv-bench: .venv-bench/bin/tracker evaluate fomc)")
     click.echo("test split, scored once:")
     click.echo(_line(f"shipped {report['shipped']['model_version']} (never trained on FOMC)", report["shipped"]["test"]))
     click.echo(_line(f"{selected['pipeline']} {selected['params']} trained on FOMC train", report["trained"]["test"]))
