@@ -154,3 +154,14 @@ def test_held_out_file_scores_fit_on_the_other_files_and_never_touch_test(tmp_pa
     assert all(r["macro_f1"] > 0.45 for r in rows)
     with pytest.raises(InputError, match="at least two"):
         held_out_file_scores(paths[:1], name="word_char_lr")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_shipped_model_is_the_best_calibrated_candidate_on_dev(language):
+    from tracker.training import MAX_DEV_ECE
+
+    meta = json.loads((stance_model_dir(language) / stance.META_FILE).read_text())
+    chosen, candidates = meta["scores"]["dev"], meta["scores"]["candidates"]
+    assert chosen["dev_ece"] <= MAX_DEV_ECE  # probabilities good enough to read as confidence
+    calibrated = [row for row in candidates.values() if row["dev_ece"] <= MAX_DEV_ECE]
+    assert round(chosen["dev_macro_f1"], 3) == max(round(row["dev_macro_f1"], 3) for row in calibrated)

@@ -32,9 +32,16 @@ PARAM_GRIDS: dict[str, list[dict]] = {
 }
 
 
-def _rank(row: dict) -> tuple[float, float]:
-    """Higher is better: dev macro-F1 (to 3 places), then the lower Brier score on ties."""
-    return (round(row["dev_macro_f1"], 3), -row["dev_brier"])
+#: A candidate whose dev probabilities are further than this from the observed frequencies
+#: (expected calibration error) ranks below every calibrated one: the tracker reads the
+#: probabilities as scores and confidences, not only their argmax.
+MAX_DEV_ECE = 0.05
+
+
+def _rank(row: dict) -> tuple[bool, float, float]:
+    """Higher is better: calibrated (dev ECE <= MAX_DEV_ECE) first, then dev macro-F1 (to 3
+    places), then the lower Brier score on ties."""
+    return (row["dev_ece"] <= MAX_DEV_ECE, round(row["dev_macro_f1"], 3), -row["dev_brier"])
 
 
 def select_on_dev(train: list[dict], dev: list[dict], candidates: tuple[str, ...]) -> tuple[str, dict, object, dict]:
