@@ -1,6 +1,8 @@
 """Imports only go downward, and each outside library has one adapter module."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tracker"
@@ -67,27 +69,23 @@ def test_outside_libraries_have_one_adapter_each():
                 assert path.stem in ADAPTERS[root], f"{path.stem} imports {root}"
 
 
+def _in_fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (imports already made here do not count)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_the_command_line_starts_without_the_heavy_libraries():
     # spaCy, scikit-learn and Datasette take seconds to import: only the commands that
     # use them load them, so `tracker -h`, `sources` or `export` answer at once.
-    import subprocess
-    import sys
-
     heavy = ("spacy", "sklearn", "skops", "datasette", "dask", "torch")
-    code = f"import sys, tracker.cli; print([m for m in {heavy!r} if m in sys.modules])"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert loaded == "[]"
+    assert _in_fresh_python(f"import sys, tracker.cli; print([m for m in {heavy!r} if m in sys.modules])") == "[]"
 
 
 def test_analysing_nothing_new_loads_no_model(tmp_path):
     # The nightly run with nothing new must not pay seconds for spaCy and scikit-learn.
-    import subprocess
-    import sys
-
     code = (
         "import sys; from tracker import library; "
         f"db = library.init_db({str(tmp_path / 'empty.db')!r}); "
         "print(library.analyze(db), 'spacy' in sys.modules, 'sklearn' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["0", "False", "False"]
+    assert _in_fresh_python(code).split() == ["0", "False", "False"]
